@@ -1,0 +1,199 @@
+//! The demo world behind `armstrace serve --demo`: the secretariat, a few NCBs and agencies with
+//! users, and generated records, so that a newcomer has something real to explore.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use armstrace_core::firearm::latest_date_anywhere;
+use armstrace_core::{CountryCode, OrgKind, Permission, Permissions};
+use armstrace_server::auth::{hash_password, hash_token, new_token};
+use armstrace_store::import::{ImportFormat, ImportOptions, import};
+use armstrace_store::{OrgState, Store};
+
+use crate::init::install;
+use crate::operator::operator;
+
+/// Marks a database as holding the demo world.
+const DEMO_SETTING: &str = "demo";
+/// The password of every demo user (never of a real one).
+const DEMO_PASSWORD: &str = "demo-password";
+/// Seed of the demo's generated records, so every demo looks the same.
+const DEMO_SEED: u64 = 2026;
+
+/// A demo user and the organisation it belongs to.
+struct DemoUser {
+    username: &'static str,
+    organisation: &'static str,
+    kind: OrgKind,
+    country: &'static str,
+    permissions: &'static [Permission],
+}
+
+const NCB_PERMISSIONS: &[Permission] = &[
+    Permission::Check,
+    Permission::Record,
+    Permission::Trace,
+    Permission::Analyse,
+    Permission::Admin,
+];
+
+const DEMO_USERS: &[DemoUser] = &[
+    DemoUser {
+        username: "ncb-fr",
+        organisation: "NCB Paris",
+        kind: OrgKind::Ncb,
+        country: "FR",
+        permissions: NCB_PERMISSIONS,
+    },
+    DemoUser {
+        username: "ncb-de",
+        organisation: "NCB Wiesbaden",
+        kind: OrgKind::Ncb,
+        country: "DE",
+        permissions: NCB_PERMISSIONS,
+    },
+    DemoUser {
+        username: "ncb-ua",
+        organisation: "NCB Kyiv",
+        kind: OrgKind::Ncb,
+        country: "UA",
+        permissions: NCB_PERMISSIONS,
+    },
+    DemoUser {
+        username: "ncb-br",
+        organisation: "NCB Brasília",
+        kind: OrgKind::Ncb,
+        country: "BR",
+        permissions: NCB_PERMISSIONS,
+    },
+    DemoUser {
+        username: "police-fr",
+        organisation: "Police nationale (FR)",
+        kind: OrgKind::Police,
+        country: "FR",
+        permissions: &[Permission::Check, Permission::Record],
+    },
+    DemoUser {
+        username: "customs-de",
+        organisation: "Zoll (DE customs)",
+        kind: OrgKind::Customs,
+        country: "DE",
+        permissions: &[Permission::Check],
+    },
+    DemoUser {
+        username: "border-ua",
+        organisation: "State Border Guard (UA)",
+        kind: OrgKind::Border,
+        country: "UA",
+        permissions: &[Permission::Check],
+    },
+];
+
+/// Opens `db` with the demo world in it, loading it first into an empty or new database.
+pub async fn prepare(db: &str, records: u64) -> anyhow::Result<Arc<dyn Store>> {
+    let store = armstrace_store::open(db, true)
+        .await
+        .with_context(|| format!("opening the demo database '{db}'"))?;
+    if store.is_initialised().await? {
+        if store.setting(DEMO_SETTING).await?.is_none() {
+            bail!(
+                "'{db}' holds a real installation; --demo only loads into an empty or new database (pass another --db)"
+            );
+        }
+        println!("demo world already loaded in {db}");
+    } else {
+        load(store.as_ref(), records).await?;
+        store.set_setting(DEMO_SETTING, "true").await?;
+    }
+    print_logins(store.as_ref()).await?;
+    Ok(store)
+}
+
+async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
+    println!("loading the demo world: generating {records} records …");
+    install(store, "Armstrace Secretariat", "admin", Some(DEMO_PASSWORD)).await?;
+    let mut csv = Vec::new();
+    armstrace_synth::write_csv(&mut csv, records, DEMO_SEED)?;
+    // Every country that records a firearm has an NCB, as in the real network.
+    let countries: BTreeSet<&str> = armstrace_synth::Generator::new(DEMO_SEED)
+        .take(records as usize)
+        .map(|r| r.recording_country)
+        .collect();
+    let mut ncb_ids = HashMap::new();
+    for user in DEMO_USERS.iter().filter(|u| u.kind == OrgKind::Ncb) {
+        let code = CountryCode::parse(user.country)?;
+        let org = store
+            .create_organisation(user.organisation, user.kind, Some(code), OrgState::Approved)
+            .await?;
+        ncb_ids.insert(user.country, org.id);
+    }
+    for country in countries {
+        if !ncb_ids.contains_key(country) {
+            let code = CountryCode::parse(country)?;
+            let name = format!("NCB {}", code.name());
+            let org = store
+                .create_organisation(&name, OrgKind::Ncb, Some(code), OrgState::Approved)
+                .await?;
+            ncb_ids.insert(country, org.id);
+        }
+    }
+    let hash = hash_password(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for user in DEMO_USERS {
+        let org_id = if user.kind == OrgKind::Ncb {
+            ncb_ids[user.country]
+        } else {
+            let code = CountryCode::parse(user.country)?;
+            store
+                .create_organisation(user.organisation, user.kind, Some(code), OrgState::Approved)
+                .await?
+                .id
+        };
+        let permissions = user.permissions.iter().copied().collect();
+        store
+            .create_user(org_id, user.username, Some(&hash), permissions)
+            .await?;
+    }
+    let admin = operator(store, None).await?;
+    let summary = import(
+        store,
+        &admin,
+        ImportFormat::Csv,
+        std::io::Cursor::new(csv),
+        ImportOptions::new(latest_date_anywhere(chrono::Utc::now())),
+        |_| {},
+    )
+    .await?;
+    println!("demo world loaded: {summary}");
+    Ok(())
+}
+
+/// Issues fresh week-long tokens for the demo users and prints them.
+async fn print_logins(store: &dyn Store) -> anyhow::Result<()> {
+    println!();
+    println!("Demo users (password for all: {DEMO_PASSWORD}); API tokens valid for 7 days:");
+    let expires = chrono::Utc::now() + chrono::Duration::days(7);
+    let users = std::iter::once("admin").chain(DEMO_USERS.iter().map(|u| u.username));
+    for username in users {
+        let actor = operator(store, Some(username)).await?;
+        let token = new_token();
+        store
+            .create_token(
+                actor.user_id,
+                &hash_token(&token),
+                Permissions::all(),
+                Some(expires),
+            )
+            .await?;
+        println!(
+            "  {username:<11} {:<28} {:<28} {token}",
+            actor.org_name,
+            actor.permissions.to_string()
+        );
+    }
+    println!();
+    println!(
+        "Try: curl -H 'Authorization: Bearer <token>' 'http://<address>/api/v1/firearms?recording_country=FR&limit=5'"
+    );
+    Ok(())
+}

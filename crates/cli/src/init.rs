@@ -1,0 +1,81 @@
+//! `armstrace init`: a new database with the secretariat, its administrator and a first API token.
+
+use anyhow::{Context, bail};
+use armstrace_core::{OrgKind, Permissions};
+use armstrace_server::auth::{hash_password, hash_token, new_token};
+use armstrace_store::{OrgState, Store};
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+
+use crate::operator::{DbArgs, OPERATOR_SETTING};
+
+/// Options of `armstrace init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Name of the coordinating secretariat.
+    #[arg(long, default_value = "Armstrace Secretariat")]
+    secretariat: String,
+    /// Login name of the secretariat's administrator.
+    #[arg(long, default_value = "admin")]
+    admin: String,
+}
+
+/// What a new installation hands its operator.
+pub struct Installation {
+    /// The administrator's generated password.
+    pub password: String,
+    /// The administrator's API token.
+    pub token: String,
+}
+
+pub async fn run(args: InitArgs) -> anyhow::Result<()> {
+    let db = &args.db.db;
+    if armstrace_store::exists(db) {
+        bail!("'{db}' already exists; init creates new databases only and changed nothing");
+    }
+    let store = armstrace_store::open(db, true)
+        .await
+        .with_context(|| format!("creating the database '{db}'"))?;
+    let installation = install(store.as_ref(), &args.secretariat, &args.admin, None).await?;
+    println!("created database {db}");
+    println!("secretariat: {}", args.secretariat);
+    println!("administrator: {}", args.admin);
+    println!("password: {}", installation.password);
+    println!("token: {}", installation.token);
+    Ok(())
+}
+
+/// Creates the secretariat and its administrator in an empty store; without a `password`,
+/// one is generated.
+pub async fn install(
+    store: &dyn Store,
+    secretariat: &str,
+    admin: &str,
+    password: Option<&str>,
+) -> anyhow::Result<Installation> {
+    let org = store
+        .create_organisation(secretariat, OrgKind::Secretariat, None, OrgState::Approved)
+        .await?;
+    let password = password.map_or_else(random_password, str::to_string);
+    let hash =
+        hash_password(&password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    let user = store
+        .create_user(org.id, admin, Some(&hash), Permissions::all())
+        .await?;
+    let token = new_token();
+    store
+        .create_token(user.id, &hash_token(&token), Permissions::all(), None)
+        .await?;
+    store.set_setting(OPERATOR_SETTING, admin).await?;
+    Ok(Installation { password, token })
+}
+
+fn random_password() -> String {
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}

@@ -1,0 +1,76 @@
+//! `armstrace serve`: the API on a listening address until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use armstrace_server::AppState;
+use tokio::net::TcpListener;
+
+use crate::demo;
+use crate::operator::open_installed;
+
+/// Where the demo world lives unless `--db` says otherwise.
+const DEMO_DB: &str = "armstrace-demo.db";
+
+/// Options of `armstrace serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// SQLite file (or sqlite: URL); defaults to armstrace.db, or armstrace-demo.db with --demo.
+    #[arg(long, env = "ARMSTRACE_DB")]
+    db: Option<String>,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "ARMSTRACE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Load a demo world (secretariat, NCBs, agencies, generated records) into an empty or new
+    /// database, and print how to log in.
+    #[arg(long)]
+    demo: bool,
+    /// How many records the demo world gets.
+    #[arg(long, default_value_t = 100_000, requires = "demo")]
+    demo_records: u64,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let db = args
+        .db
+        .unwrap_or_else(|| if args.demo { DEMO_DB } else { "armstrace.db" }.to_string());
+    let store = if args.demo {
+        demo::prepare(&db, args.demo_records).await?
+    } else {
+        open_installed(&db).await?
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}");
+    println!("API under http://{address}/api/v1 (OpenAPI document at /api/v1/openapi.json)");
+    armstrace_server::serve(listener, AppState { store }, shutdown_signal())
+        .await
+        .context("serving")?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("shutting down: finishing requests in flight");
+}

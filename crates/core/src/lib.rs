@@ -1,0 +1,17 @@
+//! Armstrace's domain: firearm records, countries, organisations and permissions, and the rules
+//! that decide whether a value is acceptable. Nothing here does I/O; every other crate builds on it.
+
+pub mod access;
+pub mod country;
+pub mod firearm;
+pub mod history;
+pub mod import_format;
+pub mod validation;
+
+pub use access::{Actor, OrgKind, Permission, Permissions};
+pub use country::CountryCode;
+pub use firearm::{
+    Firearm, FirearmFields, FirearmId, FirearmInput, FirearmType, RecordId, RecordStatus,
+    SerialNumber,
+};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,49 @@
+//! The Armstrace HTTP service: the JSON API under `/api/v1`, described by the OpenAPI document it
+//! serves, and the health probe. Everything here speaks HTTP; the rules live in `armstrace-core`
+//! and the data in `armstrace-store`.
+
+pub mod api;
+pub mod auth;
+mod error;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use armstrace_store::Store;
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where records, users and tokens are kept.
+    pub store: Arc<dyn Store>,
+}
+
+/// The whole service as one router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,201 @@
+//! The SQLite backend: one file, WAL journal, one writer connection and a pool of readers.
+
+mod access;
+mod firearms;
+mod import;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use armstrace_core::history::HistoryEntry;
+use armstrace_core::{Actor, CountryCode, Firearm, FirearmFields, FirearmId, OrgKind, Permissions};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::{
+    BatchOutcome, Channel, FirearmFilter, OrgState, Organisation, Store, StoreResult, User,
+};
+
+/// A store in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// The single writer: SQLite allows one at a time, so writes queue here instead of failing
+    /// with "database is locked".
+    writer: SqlitePool,
+    /// Readers run beside the writer thanks to the WAL journal.
+    readers: SqlitePool,
+}
+
+/// The file a `--db` value names (`sqlite://path`, `sqlite:path` or a plain path).
+pub(crate) fn path_of(db: &str) -> PathBuf {
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    PathBuf::from(path.split('?').next().unwrap_or(path))
+}
+
+impl SqliteStore {
+    /// Opens (with `create`, creates) the database file and migrates its schema.
+    pub async fn open(db: &str, create: bool) -> StoreResult<Self> {
+        let path = path_of(db);
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, readers })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn is_initialised(&self) -> StoreResult<bool> {
+        let secretariats: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE kind = 'secretariat'")
+                .fetch_one(&self.readers)
+                .await?;
+        Ok(secretariats > 0)
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_organisation(
+        &self,
+        name: &str,
+        kind: OrgKind,
+        country: Option<CountryCode>,
+        state: OrgState,
+    ) -> StoreResult<Organisation> {
+        access::create_organisation(&self.writer, name, kind, country, state).await
+    }
+
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        access::organisations(&self.readers).await
+    }
+
+    async fn create_user(
+        &self,
+        org_id: i64,
+        username: &str,
+        password_hash: Option<&str>,
+        permissions: Permissions,
+    ) -> StoreResult<User> {
+        access::create_user(&self.writer, org_id, username, password_hash, permissions).await
+    }
+
+    async fn create_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        permissions: Permissions,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        access::create_token(&self.writer, user_id, token_hash, permissions, expires_at).await
+    }
+
+    async fn actor_for_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Actor>> {
+        access::actor_for_token(&self.readers, token_hash, now).await
+    }
+
+    async fn actor_for_user(&self, username: &str) -> StoreResult<Option<Actor>> {
+        access::actor_for_user(&self.readers, username).await
+    }
+
+    async fn create_firearm(
+        &self,
+        actor: &Actor,
+        fields: &FirearmFields,
+        channel: Channel,
+    ) -> StoreResult<Firearm> {
+        firearms::create(&self.writer, actor, fields, channel).await
+    }
+
+    async fn firearm(&self, id: FirearmId) -> StoreResult<Option<Firearm>> {
+        firearms::get(&self.readers, id).await
+    }
+
+    async fn update_firearm(
+        &self,
+        actor: &Actor,
+        id: FirearmId,
+        fields: &FirearmFields,
+        expected_version: Option<i64>,
+    ) -> StoreResult<Firearm> {
+        firearms::update(&self.writer, actor, id, fields, expected_version).await
+    }
+
+    async fn delete_firearm(&self, actor: &Actor, id: FirearmId) -> StoreResult<Firearm> {
+        firearms::delete(&self.writer, actor, id).await
+    }
+
+    async fn list_firearms(
+        &self,
+        filter: &FirearmFilter,
+        after: Option<FirearmId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Firearm>> {
+        firearms::list(&self.readers, filter, after, limit).await
+    }
+
+    async fn count_firearms(&self, filter: &FirearmFilter) -> StoreResult<u64> {
+        firearms::count(&self.readers, filter).await
+    }
+
+    async fn history(&self, id: FirearmId) -> StoreResult<Vec<HistoryEntry>> {
+        firearms::history(&self.readers, id).await
+    }
+
+    async fn import_batch(
+        &self,
+        actor: &Actor,
+        rows: &[FirearmFields],
+    ) -> StoreResult<BatchOutcome> {
+        import::import_batch(&self.writer, actor, rows).await
+    }
+
+    fn export(&self, filter: FirearmFilter) -> BoxStream<'_, StoreResult<Firearm>> {
+        firearms::export(&self.readers, filter)
+    }
+}

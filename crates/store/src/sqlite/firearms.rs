@@ -1,0 +1,376 @@
+//! Firearm records and their history in SQLite.
+
+use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry, diff};
+use armstrace_core::{
+    Actor, CountryCode, Firearm, FirearmFields, FirearmId, FirearmType, RecordId, RecordStatus,
+    SerialNumber,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::access::{conflict_on_duplicate, optional_country};
+use crate::{Channel, FirearmFilter, StoreError, StoreResult};
+
+/// The content columns, in the order [`push_fields`] binds them.
+pub(super) const FIELD_COLUMNS: &str = "recording_country, record_id, serial_number, make, model, \
+     calibre, firearm_type, country_of_manufacture, status, event_date, year_of_manufacture, \
+     import_marks, additional_serials, serial_obliterated, case_reference, notes";
+
+const ALL_COLUMNS: &str = "id, recording_country, record_id, serial_number, make, model, \
+     calibre, firearm_type, country_of_manufacture, status, event_date, year_of_manufacture, \
+     import_marks, additional_serials, serial_obliterated, case_reference, notes, \
+     created_at, updated_at, deleted_at, version";
+
+/// Binds a record's content in [`FIELD_COLUMNS`] order.
+pub(super) fn push_fields<Sep: std::fmt::Display>(
+    values: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, Sep>,
+    fields: &FirearmFields,
+) {
+    values
+        .push_bind(fields.recording_country.to_string())
+        .push_bind(fields.record_id.to_string())
+        .push_bind(fields.serial_number.to_string())
+        .push_bind(fields.make.clone())
+        .push_bind(fields.model.clone())
+        .push_bind(fields.calibre.clone())
+        .push_bind(fields.firearm_type.as_str())
+        .push_bind(fields.country_of_manufacture.map(|c| c.to_string()))
+        .push_bind(fields.status.as_str())
+        .push_bind(fields.event_date)
+        .push_bind(fields.year_of_manufacture)
+        .push_bind(fields.import_marks.clone())
+        .push_bind(serial_list(&fields.additional_serials))
+        .push_bind(fields.serial_obliterated)
+        .push_bind(fields.case_reference.clone())
+        .push_bind(fields.notes.clone());
+}
+
+fn serial_list(serials: &[String]) -> String {
+    serde_json::to_string(serials).expect("strings serialise")
+}
+
+/// Reads a stored record back; stored values were validated on the way in.
+pub(super) fn firearm_from_row(row: &SqliteRow) -> StoreResult<Firearm> {
+    let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("{what} '{value}'"));
+    let text = |name: &str| -> StoreResult<String> { Ok(row.try_get::<String, _>(name)?) };
+    let firearm_type = text("firearm_type")?;
+    let status = text("status")?;
+    let country = text("recording_country")?;
+    let additional: String = text("additional_serials")?;
+    Ok(Firearm {
+        id: row.try_get("id")?,
+        fields: FirearmFields {
+            record_id: RecordId::parse(&text("record_id")?)
+                .map_err(|e| StoreError::Corrupt(e.message))?,
+            recording_country: CountryCode::parse(&country)
+                .map_err(|_| corrupt("recording_country", &country))?,
+            serial_number: SerialNumber::parse(&text("serial_number")?)
+                .map_err(|e| StoreError::Corrupt(e.message))?,
+            make: text("make")?,
+            model: row.try_get("model")?,
+            calibre: row.try_get("calibre")?,
+            firearm_type: FirearmType::parse(&firearm_type)
+                .ok_or_else(|| corrupt("firearm_type", &firearm_type))?,
+            country_of_manufacture: optional_country(row.try_get("country_of_manufacture")?)?,
+            status: RecordStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+            event_date: row.try_get::<NaiveDate, _>("event_date")?,
+            year_of_manufacture: row.try_get("year_of_manufacture")?,
+            import_marks: row.try_get("import_marks")?,
+            additional_serials: serde_json::from_str(&additional)
+                .map_err(|_| corrupt("additional_serials", &additional))?,
+            serial_obliterated: row.try_get("serial_obliterated")?,
+            case_reference: row.try_get("case_reference")?,
+            notes: row.try_get("notes")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+/// One history row waiting to be written.
+pub(super) struct PendingHistory {
+    pub firearm_id: FirearmId,
+    pub kind: ChangeKind,
+    pub changes: Vec<FieldChange>,
+    pub version: i64,
+}
+
+/// Writes history rows for `actor`, many per statement.
+pub(super) async fn write_history(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    channel: Channel,
+    at: DateTime<Utc>,
+    entries: &[PendingHistory],
+) -> StoreResult<()> {
+    // Ten values a row: stay well under SQLite's bound-parameter limit.
+    for chunk in entries.chunks(1000) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO firearm_history \
+             (firearm_id, at, user_id, username, organisation, kind, channel, changes, version) ",
+        );
+        insert.push_values(chunk, |mut values, entry| {
+            values
+                .push_bind(entry.firearm_id)
+                .push_bind(at)
+                .push_bind(actor.user_id)
+                .push_bind(actor.username.clone())
+                .push_bind(actor.org_name.clone())
+                .push_bind(entry.kind.as_str())
+                .push_bind(channel.as_str())
+                .push_bind(serde_json::to_string(&entry.changes).expect("values serialise"))
+                .push_bind(entry.version);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn duplicate_record(fields: &FirearmFields) -> String {
+    format!(
+        "{} already has a record with record_id '{}'",
+        fields.recording_country, fields.record_id
+    )
+}
+
+pub(super) async fn create(
+    pool: &SqlitePool,
+    actor: &Actor,
+    fields: &FirearmFields,
+    channel: Channel,
+) -> StoreResult<Firearm> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let mut insert = QueryBuilder::<Sqlite>::new(format!(
+        "INSERT INTO firearms ({FIELD_COLUMNS}, created_at, updated_at, version) "
+    ));
+    insert.push_values([fields], |mut values, fields| {
+        push_fields(&mut values, fields);
+        values.push_bind(now).push_bind(now).push_bind(1_i64);
+    });
+    insert.push(format!(" RETURNING {ALL_COLUMNS}"));
+    let row = insert
+        .build()
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_duplicate(e, || duplicate_record(fields)))?;
+    let firearm = firearm_from_row(&row)?;
+    let entry = PendingHistory {
+        firearm_id: firearm.id,
+        kind: ChangeKind::Created,
+        changes: diff(None, fields),
+        version: 1,
+    };
+    write_history(&mut tx, actor, channel, now, &[entry]).await?;
+    tx.commit().await?;
+    Ok(firearm)
+}
+
+pub(super) async fn get(pool: &SqlitePool, id: FirearmId) -> StoreResult<Option<Firearm>> {
+    let row = sqlx::query(&format!("SELECT {ALL_COLUMNS} FROM firearms WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(firearm_from_row).transpose()
+}
+
+async fn live_for_change(conn: &mut SqliteConnection, id: FirearmId) -> StoreResult<Firearm> {
+    let row = sqlx::query(&format!("SELECT {ALL_COLUMNS} FROM firearms WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("firearm record {id}")))?;
+    let firearm = firearm_from_row(&row)?;
+    if firearm.deleted_at.is_some() {
+        return Err(StoreError::Conflict {
+            code: "deleted",
+            message: format!("firearm record {id} was deleted and can no longer be changed"),
+        });
+    }
+    Ok(firearm)
+}
+
+pub(super) async fn update(
+    pool: &SqlitePool,
+    actor: &Actor,
+    id: FirearmId,
+    fields: &FirearmFields,
+    expected_version: Option<i64>,
+) -> StoreResult<Firearm> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let current = live_for_change(&mut tx, id).await?;
+    if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+        return Err(StoreError::Conflict {
+            code: "stale_version",
+            message: format!(
+                "firearm record {id} is at version {}, not {expected}; reload it and apply your change again",
+                current.version
+            ),
+        });
+    }
+    let changes = diff(Some(&current.fields), fields);
+    if changes.is_empty() {
+        return Ok(current);
+    }
+    let mut update =
+        QueryBuilder::<Sqlite>::new(format!("UPDATE firearms SET ({FIELD_COLUMNS}) = ("));
+    push_fields(&mut update.separated(", "), fields);
+    update.push("), updated_at = ");
+    update.push_bind(now);
+    update.push(", version = version + 1 WHERE id = ");
+    update.push_bind(id);
+    update.push(format!(" RETURNING {ALL_COLUMNS}"));
+    let row = update
+        .build()
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_duplicate(e, || duplicate_record(fields)))?;
+    let firearm = firearm_from_row(&row)?;
+    let entry = PendingHistory {
+        firearm_id: id,
+        kind: ChangeKind::Updated,
+        changes,
+        version: firearm.version,
+    };
+    write_history(&mut tx, actor, Channel::Api, now, &[entry]).await?;
+    tx.commit().await?;
+    Ok(firearm)
+}
+
+pub(super) async fn delete(
+    pool: &SqlitePool,
+    actor: &Actor,
+    id: FirearmId,
+) -> StoreResult<Firearm> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    live_for_change(&mut tx, id).await?;
+    let row = sqlx::query(&format!(
+        "UPDATE firearms SET deleted_at = ?, updated_at = ?, version = version + 1 \
+         WHERE id = ? RETURNING {ALL_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let firearm = firearm_from_row(&row)?;
+    let entry = PendingHistory {
+        firearm_id: id,
+        kind: ChangeKind::Deleted,
+        changes: Vec::new(),
+        version: firearm.version,
+    };
+    write_history(&mut tx, actor, Channel::Api, now, &[entry]).await?;
+    tx.commit().await?;
+    Ok(firearm)
+}
+
+/// Adds the filter's conditions to a query that already has a `WHERE` clause.
+fn push_filter(query: &mut QueryBuilder<'_, Sqlite>, filter: &FirearmFilter) {
+    if !filter.include_deleted {
+        query.push(" AND deleted_at IS NULL");
+    }
+    if let Some(country) = filter.recording_country {
+        query
+            .push(" AND recording_country = ")
+            .push_bind(country.to_string());
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(make) = &filter.make {
+        query
+            .push(" AND make = ")
+            .push_bind(make.clone())
+            .push(" COLLATE NOCASE");
+    }
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    filter: &FirearmFilter,
+    after: Option<FirearmId>,
+    limit: u32,
+) -> StoreResult<Vec<Firearm>> {
+    let mut query =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {ALL_COLUMNS} FROM firearms WHERE id > "));
+    query.push_bind(after.unwrap_or(0));
+    push_filter(&mut query, filter);
+    query
+        .push(" ORDER BY id LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(pool).await?;
+    rows.iter().map(firearm_from_row).collect()
+}
+
+pub(super) async fn count(pool: &SqlitePool, filter: &FirearmFilter) -> StoreResult<u64> {
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM firearms WHERE 1 = 1");
+    push_filter(&mut query, filter);
+    let count: i64 = query.build_query_scalar().fetch_one(pool).await?;
+    Ok(count as u64)
+}
+
+pub(super) async fn history(pool: &SqlitePool, id: FirearmId) -> StoreResult<Vec<HistoryEntry>> {
+    let rows = sqlx::query(
+        "SELECT at, username, organisation, kind, channel, changes, version \
+         FROM firearm_history WHERE firearm_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let changes: String = row.try_get("changes")?;
+            Ok(HistoryEntry {
+                at: row.try_get("at")?,
+                user: row.try_get("username")?,
+                organisation: row.try_get("organisation")?,
+                kind: ChangeKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("history kind '{kind}'")))?,
+                channel: row.try_get("channel")?,
+                changes: serde_json::from_str(&changes)
+                    .map_err(|e| StoreError::Corrupt(format!("history changes: {e}")))?,
+                version: row.try_get("version")?,
+            })
+        })
+        .collect()
+}
+
+/// Streams records in pages by id so that an export never holds the table in memory and
+/// never keeps a read transaction open for the whole run.
+pub(super) fn export(
+    pool: &SqlitePool,
+    filter: FirearmFilter,
+) -> BoxStream<'_, StoreResult<Firearm>> {
+    const PAGE: u32 = 2000;
+    let pages = futures::stream::try_unfold(Some(0_i64), move |after| {
+        let filter = filter.clone();
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let page = list(pool, &filter, Some(after), PAGE).await?;
+            let next = (page.len() == PAGE as usize)
+                .then(|| page.last().map(|f| f.id))
+                .flatten();
+            Ok::<_, StoreError>(if page.is_empty() {
+                None
+            } else {
+                Some((page, next))
+            })
+        }
+    });
+    pages
+        .map(|page| match page {
+            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
+            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
+        })
+        .flatten()
+        .boxed()
+}

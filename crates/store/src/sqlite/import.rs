@@ -1,0 +1,146 @@
+//! Bulk creation and update of records in one transaction per batch, matched on recording
+//! country and record_id: the write side of a national list import.
+
+use std::collections::{HashMap, HashSet};
+
+use armstrace_core::history::{ChangeKind, diff};
+use armstrace_core::{Actor, FirearmFields};
+use chrono::Utc;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::firearms::{
+    FIELD_COLUMNS, PendingHistory, firearm_from_row, push_fields, write_history,
+};
+use crate::{BatchOutcome, Channel, StoreResult};
+
+/// Rows per multi-row statement: 19 values a row stays under SQLite's parameter limit.
+const ROWS_PER_STATEMENT: usize = 500;
+
+type Key = (String, String);
+
+fn key_of(fields: &FirearmFields) -> Key {
+    (
+        fields.recording_country.to_string(),
+        fields.record_id.to_string(),
+    )
+}
+
+pub(super) async fn import_batch(
+    pool: &SqlitePool,
+    actor: &Actor,
+    rows: &[FirearmFields],
+) -> StoreResult<BatchOutcome> {
+    let mut outcome = BatchOutcome::default();
+    let mut tx = pool.begin().await?;
+    // A key repeated within the batch is applied in file order: the first occurrence in one
+    // round, the next in the following round, where it finds the first one stored.
+    let mut pending: Vec<&FirearmFields> = rows.iter().collect();
+    while !pending.is_empty() {
+        let mut seen = HashSet::new();
+        let (round, later): (Vec<_>, Vec<_>) =
+            pending.into_iter().partition(|f| seen.insert(key_of(f)));
+        apply_round(&mut tx, actor, &round, &mut outcome).await?;
+        pending = later;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Applies rows whose keys are distinct.
+async fn apply_round(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    rows: &[&FirearmFields],
+    outcome: &mut BatchOutcome,
+) -> StoreResult<()> {
+    let now = Utc::now();
+    let existing = existing_records(conn, rows).await?;
+    let mut history = Vec::new();
+    let mut new_rows = Vec::new();
+    for fields in rows {
+        let Some(current) = existing.get(&key_of(fields)) else {
+            new_rows.push(*fields);
+            continue;
+        };
+        let changes = diff(Some(&current.fields), fields);
+        let restored = current.deleted_at.is_some();
+        if changes.is_empty() && !restored {
+            outcome.unchanged += 1;
+            continue;
+        }
+        let mut update =
+            QueryBuilder::<Sqlite>::new(format!("UPDATE firearms SET ({FIELD_COLUMNS}) = ("));
+        push_fields(&mut update.separated(", "), fields);
+        update.push("), updated_at = ").push_bind(now);
+        update.push(", deleted_at = NULL, version = version + 1 WHERE id = ");
+        update.push_bind(current.id);
+        update.push(" RETURNING version");
+        let version: i64 = update.build().fetch_one(&mut *conn).await?.try_get(0)?;
+        let mut changes = changes;
+        if restored {
+            changes.push(armstrace_core::history::FieldChange {
+                field: "deleted_at".into(),
+                from: serde_json::json!(current.deleted_at),
+                to: serde_json::Value::Null,
+            });
+        }
+        history.push(PendingHistory {
+            firearm_id: current.id,
+            kind: ChangeKind::Updated,
+            changes,
+            version,
+        });
+        outcome.updated += 1;
+    }
+    for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(format!(
+            "INSERT INTO firearms ({FIELD_COLUMNS}, created_at, updated_at, version) "
+        ));
+        insert.push_values(chunk, |mut values, fields| {
+            push_fields(&mut values, fields);
+            values.push_bind(now).push_bind(now).push_bind(1_i64);
+        });
+        insert.push(" RETURNING id, recording_country, record_id");
+        let inserted = insert.build().fetch_all(&mut *conn).await?;
+        // RETURNING gives no order guarantee: match the ids back by key.
+        let mut ids: HashMap<Key, i64> = HashMap::with_capacity(inserted.len());
+        for row in &inserted {
+            ids.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
+        }
+        for fields in chunk {
+            history.push(PendingHistory {
+                firearm_id: ids[&key_of(fields)],
+                kind: ChangeKind::Created,
+                changes: diff(None, fields),
+                version: 1,
+            });
+        }
+        outcome.imported += chunk.len() as u64;
+    }
+    write_history(conn, actor, Channel::Import, now, &history).await
+}
+
+/// The stored records (deleted ones too) that share a key with `rows`.
+async fn existing_records(
+    conn: &mut SqliteConnection,
+    rows: &[&FirearmFields],
+) -> StoreResult<HashMap<Key, armstrace_core::Firearm>> {
+    let mut found = HashMap::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT * FROM firearms WHERE (recording_country, record_id) IN (",
+        );
+        query.push_values(chunk, |mut values, fields| {
+            values
+                .push_bind(fields.recording_country.to_string())
+                .push_bind(fields.record_id.to_string());
+        });
+        query.push(")");
+        for row in query.build().fetch_all(&mut *conn).await? {
+            let firearm = firearm_from_row(&row)?;
+            found.insert(key_of(&firearm.fields), firearm);
+        }
+    }
+    Ok(found)
+}
