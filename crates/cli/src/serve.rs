@@ -45,6 +45,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
     println!("API under http://{address}/api/v1 (OpenAPI document at /api/v1/openapi.json)");
+    if args.demo {
+        println!(
+            "try: curl -H 'Authorization: Bearer <token>' 'http://{address}/api/v1/firearms?recording_country=FR&limit=5'"
+        );
+    }
     armstrace_server::serve(listener, AppState { store }, shutdown_signal())
         .await
         .context("serving")?;

@@ -1,1 +1,9 @@
+//! End-to-end tests of the `armstrace` binary: each test gets its own database in a temporary
+//! directory and, where it needs one, its own server on a free port of 127.0.0.1.
 
+mod cli;
+mod export;
+mod import_api;
+mod import_cli;
+mod records_api;
+mod support;

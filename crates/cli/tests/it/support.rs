@@ -1,0 +1,235 @@
+//! The test harness: a fresh installation (`armstrace init`), the real server started on port 0,
+//! and users of other organisations added straight through the store.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use armstrace_core::{CountryCode, OrgKind, Permissions};
+use armstrace_server::auth::{hash_token, new_token};
+use armstrace_store::OrgState;
+use serde_json::{Value, json};
+
+/// The binary under test.
+pub fn armstrace() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_armstrace"))
+}
+
+/// A database created by `armstrace init` in a directory of its own.
+pub struct Installation {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    /// The administrator's token, as printed by init.
+    pub token: String,
+}
+
+impl Installation {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("armstrace.db");
+        let output = armstrace()
+            .arg("init")
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "init failed: {output:?}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let last = stdout.lines().last().unwrap();
+        let token = last
+            .strip_prefix("token: ")
+            .expect("init ends with the token")
+            .to_string();
+        Installation { dir, db, token }
+    }
+
+    /// Runs `armstrace <args> --db <db>`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        armstrace()
+            .args(args)
+            .arg("--db")
+            .arg(&self.db)
+            .output()
+            .unwrap()
+    }
+
+    /// A file path inside the installation's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Adds an approved organisation of `kind` in `country` with one user; returns its token.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        kind: OrgKind,
+        country: &str,
+        permissions: &str,
+    ) -> String {
+        let store = armstrace_store::open(self.db.to_str().unwrap(), false)
+            .await
+            .unwrap();
+        let country = CountryCode::parse(country).unwrap();
+        let org = store
+            .create_organisation(
+                &format!("{name} organisation"),
+                kind,
+                Some(country),
+                OrgState::Approved,
+            )
+            .await
+            .unwrap();
+        let permissions = Permissions::parse(permissions).unwrap();
+        let user = store
+            .create_user(org.id, name, None, permissions)
+            .await
+            .unwrap();
+        let token = new_token();
+        store
+            .create_token(user.id, &hash_token(&token), permissions, None)
+            .await
+            .unwrap();
+        token
+    }
+}
+
+/// The real server, started on a free port; killed when dropped.
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    pub fn start(installation: &Installation) -> Self {
+        let child = armstrace()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&installation.db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self::attach(child, installation.token.clone())
+    }
+
+    /// Waits for a started `serve` to print its address.
+    pub fn attach(mut child: Child, token: String) -> Self {
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            if let Some(address) = line.strip_prefix("listening on ") {
+                break address.to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        TestServer {
+            child,
+            base,
+            token,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.get(self.url(path)), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.client.post(self.url(path)).json(&body), None)
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.client.patch(self.url(path)).json(&body), None)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.delete(self.url(path)), None).await
+    }
+
+    /// Sends with this server's admin token, or with `token`.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let response = request
+            .bearer_auth(token.unwrap_or(&self.token))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Sends SIGTERM and waits; returns whether the process exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        exit.success()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A valid record of `country` with reference `record_id`.
+pub fn record(country: &str, record_id: &str, serial: &str) -> Value {
+    json!({
+        "record_id": record_id,
+        "serial_number": serial,
+        "make": "Glock",
+        "model": "17",
+        "calibre": "9x19mm",
+        "firearm_type": "pistol",
+        "country_of_manufacture": "AT",
+        "recording_country": country,
+        "status": "stolen",
+        "event_date": "2023-05-17"
+    })
+}
+
+/// The import header every test list uses.
+pub const HEADER: &str = "record_id,serial_number,make,model,calibre,firearm_type,country_of_manufacture,recording_country,status,event_date";
+
+/// Writes a CSV list of `rows` valid records of `country` to `path`.
+pub fn write_list(path: &Path, country: &str, rows: usize) {
+    let mut text = format!("{HEADER}\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "{country}-{i:06},SN{i:07},Walther,P99,9x19mm,pistol,DE,{country},lost,2021-02-03\n"
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Counts the live records of an installation.
+pub async fn count_records(db: &Path) -> u64 {
+    let store = armstrace_store::open(db.to_str().unwrap(), false)
+        .await
+        .unwrap();
+    store.count_firearms(&Default::default()).await.unwrap()
+}
