@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::firearm::{FirearmFields, FirearmInput};
+use crate::firearm::FirearmFields;
 
 /// What kind of change a history entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -61,29 +61,64 @@ pub struct HistoryEntry {
     pub kind: ChangeKind,
     /// `api` or `import`.
     pub channel: String,
-    /// The fields that changed.
+    /// The fields that changed, with their values before and after (empty for a creation:
+    /// the first version is the record as created).
     pub changes: Vec<FieldChange>,
     /// The record's version after the change.
     pub version: i64,
 }
 
-/// The fields that differ between `before` (None for a new record) and `after`.
-pub fn diff(before: Option<&FirearmFields>, after: &FirearmFields) -> Vec<FieldChange> {
-    let as_map = |fields: &FirearmFields| match serde_json::to_value(FirearmInput::from(fields)) {
-        Ok(Value::Object(map)) => map,
-        _ => unreachable!("a firearm input serialises to an object"),
-    };
-    let after_map = as_map(after);
-    let before_map = before.map(as_map).unwrap_or_default();
-    after_map
+/// A record's fields as (name, value) pairs, in the API's order.
+fn field_values(fields: &FirearmFields) -> [(&'static str, Value); 16] {
+    let text = |value: &Option<String>| value.as_deref().map_or(Value::Null, Value::from);
+    [
+        ("record_id", Value::from(fields.record_id.as_str())),
+        ("serial_number", Value::from(fields.serial_number.as_str())),
+        ("make", Value::from(fields.make.as_str())),
+        ("model", text(&fields.model)),
+        ("calibre", text(&fields.calibre)),
+        ("firearm_type", Value::from(fields.firearm_type.as_str())),
+        (
+            "country_of_manufacture",
+            fields
+                .country_of_manufacture
+                .map_or(Value::Null, |c| Value::from(c.as_str())),
+        ),
+        (
+            "recording_country",
+            Value::from(fields.recording_country.as_str()),
+        ),
+        ("status", Value::from(fields.status.as_str())),
+        ("event_date", Value::from(fields.event_date.to_string())),
+        (
+            "year_of_manufacture",
+            fields.year_of_manufacture.map_or(Value::Null, Value::from),
+        ),
+        ("import_marks", text(&fields.import_marks)),
+        (
+            "additional_serials",
+            Value::from(fields.additional_serials.clone()),
+        ),
+        ("serial_obliterated", Value::from(fields.serial_obliterated)),
+        ("case_reference", text(&fields.case_reference)),
+        ("notes", text(&fields.notes)),
+    ]
+}
+
+/// The fields that differ between `before` and `after`. A creation records no field changes:
+/// the first version is the record as created, and every later entry says what changed from it.
+pub fn diff(before: &FirearmFields, after: &FirearmFields) -> Vec<FieldChange> {
+    if before == after {
+        return Vec::new();
+    }
+    field_values(before)
         .into_iter()
-        .filter_map(|(field, to)| {
-            let from = before_map.get(&field).cloned().unwrap_or(Value::Null);
-            let empty = |v: &Value| {
-                v.is_null() || v == &Value::Bool(false) || v.as_array().is_some_and(Vec::is_empty)
-            };
-            let unchanged = from == to || (before.is_none() && empty(&to));
-            (!unchanged).then_some(FieldChange { field, from, to })
+        .zip(field_values(after))
+        .filter(|((_, from), (_, to))| from != to)
+        .map(|((field, from), (_, to))| FieldChange {
+            field: field.to_string(),
+            from,
+            to,
         })
         .collect()
 }
@@ -91,6 +126,7 @@ pub fn diff(before: Option<&FirearmFields>, after: &FirearmFields) -> Vec<FieldC
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firearm::FirearmInput;
     use chrono::NaiveDate;
 
     fn record(make: &str) -> FirearmFields {
@@ -110,7 +146,7 @@ mod tests {
 
     #[test]
     fn a_change_lists_only_the_fields_that_differ() {
-        let changes = diff(Some(&record("Glock")), &record("Walther"));
+        let changes = diff(&record("Glock"), &record("Walther"));
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].field, "make");
         assert_eq!(changes[0].from, "Glock");
@@ -118,10 +154,25 @@ mod tests {
     }
 
     #[test]
-    fn a_new_record_lists_the_fields_it_was_given() {
-        let changes = diff(None, &record("Glock"));
-        let fields: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
-        assert!(fields.contains(&"serial_number") && fields.contains(&"make"));
-        assert!(!fields.contains(&"notes"));
+    fn an_unchanged_record_has_no_changes() {
+        assert!(diff(&record("Glock"), &record("Glock")).is_empty());
+    }
+
+    #[test]
+    fn every_field_of_the_api_is_compared() {
+        let names: Vec<_> = field_values(&record("Glock"))
+            .map(|(name, _)| name)
+            .to_vec();
+        let api = serde_json::to_value(FirearmInput::from(&record("Glock"))).unwrap();
+        let mut api_names: Vec<_> = api
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        api_names.sort_unstable();
+        assert_eq!(sorted, api_names);
     }
 }

@@ -52,6 +52,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536")
+            // Fewer, larger checkpoints: index pages rewritten by consecutive batches are
+            // copied back to the database once instead of once per batch.
+            .pragma("wal_autocheckpoint", "10000")
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -33,7 +33,9 @@ CREATE TABLE settings (
     value  TEXT NOT NULL
 );
 
--- Firearm records; a deleted record keeps its row and history.
+-- Firearm records; a deleted record keeps its row and history. Who created a record, and how,
+-- is kept on the record itself (the first entry of its history); later changes go to
+-- firearm_history.
 CREATE TABLE firearms (
     id                      INTEGER PRIMARY KEY,
     recording_country       TEXT NOT NULL,
@@ -53,6 +55,8 @@ CREATE TABLE firearms (
     case_reference          TEXT,
     notes                   TEXT,
     created_at              TEXT NOT NULL,
+    created_by              INTEGER NOT NULL REFERENCES users(id),
+    created_channel         TEXT NOT NULL,
     updated_at              TEXT NOT NULL,
     deleted_at              TEXT,
     version                 INTEGER NOT NULL DEFAULT 1,

@@ -24,31 +24,53 @@ const ALL_COLUMNS: &str = "id, recording_country, record_id, serial_number, make
      import_marks, additional_serials, serial_obliterated, case_reference, notes, \
      created_at, updated_at, deleted_at, version";
 
-/// Binds a record's content in [`FIELD_COLUMNS`] order.
-pub(super) fn push_fields<Sep: std::fmt::Display>(
+/// Who created a record, when and how, in the order [`push_provenance`] binds them.
+pub(super) const PROVENANCE_COLUMNS: &str =
+    "created_at, created_by, created_channel, updated_at, version";
+
+/// Binds a new record's provenance in [`PROVENANCE_COLUMNS`] order.
+pub(super) fn push_provenance<Sep: std::fmt::Display>(
     values: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, Sep>,
-    fields: &FirearmFields,
+    actor: &Actor,
+    channel: Channel,
+    now: DateTime<Utc>,
 ) {
     values
-        .push_bind(fields.recording_country.to_string())
-        .push_bind(fields.record_id.to_string())
-        .push_bind(fields.serial_number.to_string())
-        .push_bind(fields.make.clone())
-        .push_bind(fields.model.clone())
-        .push_bind(fields.calibre.clone())
+        .push_bind(now)
+        .push_bind(actor.user_id)
+        .push_bind(channel.as_str())
+        .push_bind(now)
+        .push_bind(1_i64);
+}
+
+/// Binds a record's content in [`FIELD_COLUMNS`] order.
+pub(super) fn push_fields<'a, Sep: std::fmt::Display>(
+    values: &mut sqlx::query_builder::Separated<'_, 'a, Sqlite, Sep>,
+    fields: &'a FirearmFields,
+) {
+    values
+        .push_bind(fields.recording_country.as_str())
+        .push_bind(fields.record_id.as_str())
+        .push_bind(fields.serial_number.as_str())
+        .push_bind(fields.make.as_str())
+        .push_bind(fields.model.as_deref())
+        .push_bind(fields.calibre.as_deref())
         .push_bind(fields.firearm_type.as_str())
-        .push_bind(fields.country_of_manufacture.map(|c| c.to_string()))
+        .push_bind(fields.country_of_manufacture.as_ref().map(|c| c.as_str()))
         .push_bind(fields.status.as_str())
         .push_bind(fields.event_date)
         .push_bind(fields.year_of_manufacture)
-        .push_bind(fields.import_marks.clone())
+        .push_bind(fields.import_marks.as_deref())
         .push_bind(serial_list(&fields.additional_serials))
         .push_bind(fields.serial_obliterated)
-        .push_bind(fields.case_reference.clone())
-        .push_bind(fields.notes.clone());
+        .push_bind(fields.case_reference.as_deref())
+        .push_bind(fields.notes.as_deref());
 }
 
 fn serial_list(serials: &[String]) -> String {
+    if serials.is_empty() {
+        return "[]".to_string();
+    }
     serde_json::to_string(serials).expect("strings serialise")
 }
 
@@ -119,8 +141,8 @@ pub(super) async fn write_history(
                 .push_bind(entry.firearm_id)
                 .push_bind(at)
                 .push_bind(actor.user_id)
-                .push_bind(actor.username.clone())
-                .push_bind(actor.org_name.clone())
+                .push_bind(actor.username.as_str())
+                .push_bind(actor.org_name.as_str())
                 .push_bind(entry.kind.as_str())
                 .push_bind(channel.as_str())
                 .push_bind(serde_json::to_string(&entry.changes).expect("values serialise"))
@@ -145,30 +167,20 @@ pub(super) async fn create(
     channel: Channel,
 ) -> StoreResult<Firearm> {
     let now = Utc::now();
-    let mut tx = pool.begin().await?;
     let mut insert = QueryBuilder::<Sqlite>::new(format!(
-        "INSERT INTO firearms ({FIELD_COLUMNS}, created_at, updated_at, version) "
+        "INSERT INTO firearms ({FIELD_COLUMNS}, {PROVENANCE_COLUMNS}) "
     ));
     insert.push_values([fields], |mut values, fields| {
         push_fields(&mut values, fields);
-        values.push_bind(now).push_bind(now).push_bind(1_i64);
+        push_provenance(&mut values, actor, channel, now);
     });
     insert.push(format!(" RETURNING {ALL_COLUMNS}"));
     let row = insert
         .build()
-        .fetch_one(&mut *tx)
+        .fetch_one(pool)
         .await
         .map_err(|e| conflict_on_duplicate(e, || duplicate_record(fields)))?;
-    let firearm = firearm_from_row(&row)?;
-    let entry = PendingHistory {
-        firearm_id: firearm.id,
-        kind: ChangeKind::Created,
-        changes: diff(None, fields),
-        version: 1,
-    };
-    write_history(&mut tx, actor, channel, now, &[entry]).await?;
-    tx.commit().await?;
-    Ok(firearm)
+    firearm_from_row(&row)
 }
 
 pub(super) async fn get(pool: &SqlitePool, id: FirearmId) -> StoreResult<Option<Firearm>> {
@@ -203,7 +215,7 @@ pub(super) async fn update(
     expected_version: Option<i64>,
 ) -> StoreResult<Firearm> {
     let now = Utc::now();
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let current = live_for_change(&mut tx, id).await?;
     if let Some(expected) = expected_version.filter(|v| *v != current.version) {
         return Err(StoreError::Conflict {
@@ -214,7 +226,7 @@ pub(super) async fn update(
             ),
         });
     }
-    let changes = diff(Some(&current.fields), fields);
+    let changes = diff(&current.fields, fields);
     if changes.is_empty() {
         return Ok(current);
     }
@@ -249,7 +261,7 @@ pub(super) async fn delete(
     id: FirearmId,
 ) -> StoreResult<Firearm> {
     let now = Utc::now();
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     live_for_change(&mut tx, id).await?;
     let row = sqlx::query(&format!(
         "UPDATE firearms SET deleted_at = ?, updated_at = ?, version = version + 1 \
@@ -318,9 +330,16 @@ pub(super) async fn count(pool: &SqlitePool, filter: &FirearmFilter) -> StoreRes
 }
 
 pub(super) async fn history(pool: &SqlitePool, id: FirearmId) -> StoreResult<Vec<HistoryEntry>> {
+    // The creation is kept on the record; every later change in firearm_history.
     let rows = sqlx::query(
-        "SELECT at, username, organisation, kind, channel, changes, version \
-         FROM firearm_history WHERE firearm_id = ? ORDER BY id",
+        "SELECT f.created_at AS at, u.username, o.name AS organisation, 'created' AS kind, \
+                f.created_channel AS channel, '[]' AS changes, 1 AS version, 0 AS entry \
+         FROM firearms f JOIN users u ON u.id = f.created_by \
+         JOIN organisations o ON o.id = u.org_id WHERE f.id = ?1 \
+         UNION ALL \
+         SELECT at, username, organisation, kind, channel, changes, version, id AS entry \
+         FROM firearm_history WHERE firearm_id = ?1 \
+         ORDER BY entry",
     )
     .bind(id)
     .fetch_all(pool)

@@ -10,12 +10,13 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::firearms::{
-    FIELD_COLUMNS, PendingHistory, firearm_from_row, push_fields, write_history,
+    FIELD_COLUMNS, PROVENANCE_COLUMNS, PendingHistory, firearm_from_row, push_fields,
+    push_provenance, write_history,
 };
 use crate::{BatchOutcome, Channel, StoreResult};
 
-/// Rows per multi-row statement: 19 values a row stays under SQLite's parameter limit.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row statement: 21 values a row stays under SQLite's parameter limit.
+const ROWS_PER_STATEMENT: usize = 1000;
 
 type Key = (String, String);
 
@@ -32,7 +33,9 @@ pub(super) async fn import_batch(
     rows: &[FirearmFields],
 ) -> StoreResult<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE takes the write lock at once, so that a batch never fails half-way because
+    // another process wrote to the same file meanwhile.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     // A key repeated within the batch is applied in file order: the first occurrence in one
     // round, the next in the following round, where it finds the first one stored.
     let mut pending: Vec<&FirearmFields> = rows.iter().collect();
@@ -63,7 +66,7 @@ async fn apply_round(
             new_rows.push(*fields);
             continue;
         };
-        let changes = diff(Some(&current.fields), fields);
+        let changes = diff(&current.fields, fields);
         let restored = current.deleted_at.is_some();
         if changes.is_empty() && !restored {
             outcome.unchanged += 1;
@@ -95,27 +98,13 @@ async fn apply_round(
     }
     for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::<Sqlite>::new(format!(
-            "INSERT INTO firearms ({FIELD_COLUMNS}, created_at, updated_at, version) "
+            "INSERT INTO firearms ({FIELD_COLUMNS}, {PROVENANCE_COLUMNS}) "
         ));
         insert.push_values(chunk, |mut values, fields| {
             push_fields(&mut values, fields);
-            values.push_bind(now).push_bind(now).push_bind(1_i64);
+            push_provenance(&mut values, actor, Channel::Import, now);
         });
-        insert.push(" RETURNING id, recording_country, record_id");
-        let inserted = insert.build().fetch_all(&mut *conn).await?;
-        // RETURNING gives no order guarantee: match the ids back by key.
-        let mut ids: HashMap<Key, i64> = HashMap::with_capacity(inserted.len());
-        for row in &inserted {
-            ids.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
-        }
-        for fields in chunk {
-            history.push(PendingHistory {
-                firearm_id: ids[&key_of(fields)],
-                kind: ChangeKind::Created,
-                changes: diff(None, fields),
-                version: 1,
-            });
-        }
+        insert.build().execute(&mut *conn).await?;
         outcome.imported += chunk.len() as u64;
     }
     write_history(conn, actor, Channel::Import, now, &history).await
@@ -133,8 +122,8 @@ async fn existing_records(
         );
         query.push_values(chunk, |mut values, fields| {
             values
-                .push_bind(fields.recording_country.to_string())
-                .push_bind(fields.record_id.to_string());
+                .push_bind(fields.recording_country.as_str())
+                .push_bind(fields.record_id.as_str());
         });
         query.push(")");
         for row in query.build().fetch_all(&mut *conn).await? {
