@@ -7,17 +7,13 @@ use armstrace_server::AppState;
 use tokio::net::TcpListener;
 
 use crate::demo;
-use crate::operator::open_installed;
-
-/// Where the demo world lives unless `--db` says otherwise.
-const DEMO_DB: &str = "armstrace-demo.db";
+use crate::operator::{DbArgs, open_installed};
 
 /// Options of `armstrace serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// SQLite file (or sqlite: URL); defaults to armstrace.db, or armstrace-demo.db with --demo.
-    #[arg(long, env = "ARMSTRACE_DB")]
-    db: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "ARMSTRACE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -31,9 +27,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let db = args
-        .db
-        .unwrap_or_else(|| if args.demo { DEMO_DB } else { "armstrace.db" }.to_string());
+    let db = args.db.db;
     let store = if args.demo {
         demo::prepare(&db, args.demo_records).await?
     } else {

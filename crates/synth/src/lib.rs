@@ -9,9 +9,11 @@
 
 mod calendar;
 mod catalogue;
+mod corrupt;
 mod countries;
 mod generator;
 mod import_marks;
+mod queries;
 mod record;
 mod serial;
 mod weighted;
@@ -20,7 +22,9 @@ use std::io;
 
 pub use calendar::{FIRST_YEAR, LAST_YEAR};
 pub use catalogue::{Calibre, Catalogue, FIREARM_TYPES, Make, Model, catalogue};
+pub use corrupt::corrupt;
 pub use generator::Generator;
+pub use queries::{CheckQuery, QueryKind, negative_candidate, queries};
 pub use record::{CSV_HEADER, STATUSES, SyntheticRecord};
 pub use serial::SerialPattern;
 

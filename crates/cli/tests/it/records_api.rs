@@ -248,6 +248,9 @@ async fn an_unknown_record_is_404() {
     assert_eq!(problem["code"], "not_found");
     assert_eq!(server.patch("/api/v1/firearms/999", json!({})).await.0, 404);
     assert_eq!(server.delete("/api/v1/firearms/999").await.0, 404);
+    let (status, problem) = server.get("/api/v1/firearms/not-a-number").await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["code"], "not_found");
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use armstrace_core::{
 };
 use armstrace_store::FirearmFilter;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,22 @@ fn require_reading(caller: &Authenticated, firearm: &Firearm) -> Result<(), ApiE
             Permission::Check,
             "reading firearm records needs the 'check' permission",
         ))
+    }
+}
+
+/// The `{id}` of a record route: anything but a number names no record, so it is a 404.
+pub struct RecordPath(pub FirearmId);
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound("firearm record".into()))?;
+        raw.parse()
+            .map(RecordPath)
+            .map_err(|_| ApiError::NotFound(format!("firearm record '{raw}'")))
     }
 }
 
@@ -109,7 +126,7 @@ pub async fn create(
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<FirearmId>,
+    RecordPath(id): RecordPath,
 ) -> Result<(HeaderMap, Json<Firearm>), ApiError> {
     let firearm = load(&state, id).await?;
     require_reading(&caller, &firearm)?;
@@ -133,7 +150,7 @@ pub async fn get_one(
 pub async fn patch(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<FirearmId>,
+    RecordPath(id): RecordPath,
     headers: HeaderMap,
     JsonBody(patch): JsonBody<serde_json::Value>,
 ) -> Result<(HeaderMap, Json<Firearm>), ApiError> {
@@ -197,7 +214,7 @@ fn if_match_version(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 pub async fn delete(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<FirearmId>,
+    RecordPath(id): RecordPath,
 ) -> Result<Json<Firearm>, ApiError> {
     let current = load(&state, id).await?;
     let actor = require_recording(&caller, current.fields.recording_country)?;
@@ -328,7 +345,7 @@ fn decode_cursor(cursor: &str) -> Option<FirearmId> {
 pub async fn history(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<FirearmId>,
+    RecordPath(id): RecordPath,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let firearm = load(&state, id).await?;
     require_reading(&caller, &firearm)?;
