@@ -1,19 +1,8 @@
 //! `armstrace bench`: the measurements behind docs/BENCHMARKS.md — import speed and memory,
 //! and API throughput over loopback. Each run works in a temporary directory of its own.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-use anyhow::Context;
-use armstrace_core::firearm::latest_date_anywhere;
-use armstrace_server::AppState;
-use armstrace_store::Store;
-use armstrace_store::import::{ImportFormat, ImportOptions, ImportSummary, import};
-use rand::{Rng, SeedableRng};
-
-use crate::init::install;
-use crate::operator::operator;
+mod check;
+mod storage;
 
 /// Options of `armstrace bench`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +22,8 @@ enum BenchKind {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The check engine: recall per kind of damage, false alarms, latency, throughput, memory.
+    Check(check::CheckBenchArgs),
     /// GET /api/v1/firearms/{id} over loopback: requests per second and latency.
     Api {
         /// Records in the database.
@@ -53,13 +44,14 @@ enum BenchKind {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     print_machine();
     match args.what {
-        BenchKind::Import { records, seed } => bench_import(records, seed).await,
+        BenchKind::Import { records, seed } => storage::bench_import(records, seed).await,
         BenchKind::Api {
             records,
             requests,
             concurrency,
             seed,
-        } => bench_api(records, requests, concurrency, seed).await,
+        } => storage::bench_api(records, requests, concurrency, seed).await,
+        BenchKind::Check(args) => check::run(args).await,
     }
 }
 
@@ -78,186 +70,9 @@ fn print_machine() {
 }
 
 /// Peak resident memory of this process so far, from /proc (Linux only).
-fn peak_rss_mb() -> Option<f64> {
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
-}
-
-/// A new database with its administrator, and a generated list of `records` rows beside it.
-async fn prepare(
-    dir: &std::path::Path,
-    records: u64,
-    seed: u64,
-) -> anyhow::Result<(Arc<dyn Store>, std::path::PathBuf)> {
-    let list = dir.join("list.csv");
-    let file = std::io::BufWriter::new(std::fs::File::create(&list)?);
-    armstrace_synth::write_csv(file, records, seed)?;
-    let db = dir.join("bench.db");
-    let store =
-        armstrace_store::open(db.to_str().context("temporary path is not UTF-8")?, true).await?;
-    install(store.as_ref(), "Bench Secretariat", "admin", None).await?;
-    Ok((store, list))
-}
-
-async fn import_list(store: &dyn Store, list: &std::path::Path) -> anyhow::Result<ImportSummary> {
-    let actor = operator(store, None).await?;
-    Ok(import(
-        store,
-        &actor,
-        ImportFormat::Csv,
-        std::fs::File::open(list)?,
-        ImportOptions::new(latest_date_anywhere(chrono::Utc::now())),
-        |_| {},
-    )
-    .await?)
-}
-
-async fn bench_import(records: u64, seed: u64) -> anyhow::Result<()> {
-    let dir = tempfile_dir()?;
-    println!("generating {records} records (seed {seed}) …");
-    let (store, list) = prepare(dir.path(), records, seed).await?;
-    let size = std::fs::metadata(&list)?.len();
-    let started = Instant::now();
-    let summary = import_list(store.as_ref(), &list).await?;
-    let elapsed = started.elapsed();
-    println!("import: {summary}");
-    println!(
-        "import: {records} rows ({:.0} MB) in {:.2} s = {:.0} rows/s",
-        size as f64 / 1e6,
-        elapsed.as_secs_f64(),
-        records as f64 / elapsed.as_secs_f64()
-    );
-    if let Some(peak) = peak_rss_mb() {
-        println!("import: peak resident memory {peak:.0} MB");
-    }
-    let started = Instant::now();
-    let summary = import_list(store.as_ref(), &list).await?;
-    println!(
-        "re-import of the same file: {summary} in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-async fn bench_api(
-    records: u64,
-    requests: usize,
-    concurrency: usize,
-    seed: u64,
-) -> anyhow::Result<()> {
-    let dir = tempfile_dir()?;
-    println!("preparing {records} records …");
-    let (store, list) = prepare(dir.path(), records, seed).await?;
-    import_list(store.as_ref(), &list).await?;
-    let actor = operator(store.as_ref(), None).await?;
-    let token = armstrace_server::auth::new_token();
-    store
-        .create_token(
-            actor.user_id,
-            &armstrace_server::auth::hash_token(&token),
-            actor.permissions,
-            None,
-        )
-        .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(armstrace_server::serve(
-        listener,
-        AppState { store },
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let base = format!("http://{address}/api/v1/firearms");
-    let max_id = records.max(1) as i64;
-    load(
-        &client,
-        &base,
-        &token,
-        max_id,
-        requests / 10,
-        concurrency,
-        seed,
-    )
-    .await?;
-    let started = Instant::now();
-    let mut latencies = load(
-        &client,
-        &base,
-        &token,
-        max_id,
-        requests,
-        concurrency,
-        seed + 1,
-    )
-    .await?;
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    println!(
-        "GET /api/v1/firearms/{{id}}: {requests} requests, {concurrency} in flight, {:.0} requests/s, p50 {:?}, p99 {:?}",
-        requests as f64 / elapsed.as_secs_f64(),
-        at(0.50),
-        at(0.99)
-    );
-    let _ = stop.send(());
-    server.await??;
-    Ok(())
-}
-
-/// Sends `requests` GETs of random ids from `concurrency` tasks; returns each latency.
-async fn load(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    max_id: i64,
-    requests: usize,
-    concurrency: usize,
-    seed: u64,
-) -> anyhow::Result<Vec<Duration>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for worker in 0..concurrency {
-        let (client, base, token, next) = (
-            client.clone(),
-            base.to_string(),
-            token.to_string(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed * 1000 + worker as u64);
-            let mut latencies = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < requests {
-                let id = rng.gen_range(1..=max_id);
-                let started = Instant::now();
-                let response = client
-                    .get(format!("{base}/{id}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await?;
-                let status = response.status();
-                response.bytes().await?;
-                anyhow::ensure!(status.is_success(), "GET {id} answered {status}");
-                latencies.push(started.elapsed());
-            }
-            Ok::<_, anyhow::Error>(latencies)
-        }));
-    }
-    let mut all = Vec::with_capacity(requests);
-    for task in tasks {
-        all.extend(task.await??);
-    }
-    Ok(all)
-}
-
-fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
-    Ok(tempfile::Builder::new()
-        .prefix("armstrace-bench")
-        .tempdir()?)
 }

@@ -95,6 +95,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
                     write_error.get_or_insert(error);
                 }
             }
+            ImportEvent::Changed(_) => {}
             ImportEvent::Committed(summary) => progress.committed(summary),
         },
     )

@@ -2,6 +2,7 @@
 //! parses the command line and dispatches.
 
 mod bench;
+mod check;
 mod demo;
 mod export;
 mod gen_list;
@@ -30,6 +31,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Import a national list (CSV or NDJSON); bad rows are reported, good rows go in.
     Import(import::ImportArgs),
+    /// Check a serial number (or a batch file of them) against every record.
+    Check(check::CheckArgs),
     /// Export records in the import format.
     Export(export::ExportArgs),
     /// Write a realistic, deterministic synthetic national list as CSV to standard output.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
                         Command::Serve(args) => serve::run(args).await,
                         Command::Import(args) => import::run(args).await,
                         Command::Export(args) => export::run(args).await,
+                        Command::Check(args) => check::run(args).await,
                         Command::Bench(args) => bench::run(args).await,
                         Command::Gen(_) => unreachable!("handled above"),
                     }

@@ -33,6 +33,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         open_installed(&db).await?
     };
+    let (index, took) = armstrace_server::checking::build_index(store.as_ref())
+        .await
+        .context("building the check index")?;
+    println!(
+        "check index: {} records in {:.1} s",
+        index.slots(),
+        took.as_secs_f64()
+    );
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -44,7 +52,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "try: curl -H 'Authorization: Bearer <token>' 'http://{address}/api/v1/firearms?recording_country=FR&limit=5'"
         );
     }
-    armstrace_server::serve(listener, AppState { store }, shutdown_signal())
+    let index = std::sync::Arc::new(index);
+    armstrace_server::serve(listener, AppState { store, index }, shutdown_signal())
         .await
         .context("serving")?;
     println!("stopped");

@@ -78,8 +78,26 @@ fn readings(c: char) -> Vec<Vec<u8>> {
     forms
 }
 
-fn compatible(a: char, b: char) -> bool {
-    a == b || readings(a).iter().any(|r| readings(b).contains(r))
+/// The readings of each character of a serial, worked out once per explanation.
+struct Readings(Vec<Vec<Vec<u8>>>);
+
+impl Readings {
+    fn of(chars: &[TypedChar]) -> Self {
+        Readings(chars.iter().map(|c| readings(c.typed)).collect())
+    }
+
+    fn compatible(&self, i: usize, other: &Readings, j: usize) -> bool {
+        self.0[i].iter().any(|r| other.0[j].contains(r))
+    }
+
+    /// Whether the characters `run` together spell one reading of `other[j]`.
+    fn spells(&self, run: std::ops::Range<usize>, other: &Readings, j: usize) -> bool {
+        if run.len() < 2 {
+            return false;
+        }
+        let typed: Vec<u8> = run.flat_map(|i| self.0[i][0].iter().copied()).collect();
+        other.0[j].contains(&typed)
+    }
 }
 
 fn reads_as_zero(c: char) -> bool {
@@ -170,16 +188,10 @@ enum Step {
     Condense(usize),
 }
 
-fn spelled(run: &[TypedChar], letter: char) -> bool {
-    let typed: Vec<u8> = run
-        .iter()
-        .flat_map(|c| readings(c.typed).swap_remove(0))
-        .collect();
-    run.len() > 1 && readings(letter).contains(&typed)
-}
-
 fn align(q: &[TypedChar], r: &[TypedChar]) -> Vec<Difference> {
     let (n, m) = (q.len(), r.len());
+    let (qr, rr) = (Readings::of(q), Readings::of(r));
+    let compatible = |i: usize, j: usize| q[i].typed == r[j].typed || qr.compatible(i, &rr, j);
     let mut cost = vec![vec![usize::MAX / 2; m + 1]; n + 1];
     let mut step = vec![vec![Step::Same; m + 1]; n + 1];
     for i in 0..=n {
@@ -195,7 +207,7 @@ fn align(q: &[TypedChar], r: &[TypedChar]) -> Vec<Difference> {
                 }
             };
             if i > 0 && j > 0 {
-                let same = compatible(q[i - 1].typed, r[j - 1].typed);
+                let same = compatible(i - 1, j - 1);
                 consider(
                     cost[i - 1][j - 1] + usize::from(!same),
                     if same { Step::Same } else { Step::Substitute },
@@ -209,17 +221,17 @@ fn align(q: &[TypedChar], r: &[TypedChar]) -> Vec<Difference> {
             }
             if i > 1
                 && j > 1
-                && compatible(q[i - 1].typed, r[j - 2].typed)
-                && compatible(q[i - 2].typed, r[j - 1].typed)
-                && !compatible(q[i - 1].typed, r[j - 1].typed)
+                && compatible(i - 1, j - 2)
+                && compatible(i - 2, j - 1)
+                && !compatible(i - 1, j - 1)
             {
                 consider(cost[i - 2][j - 2] + 1, Step::Swap);
             }
             for k in 2..=4 {
-                if i >= k && j >= 1 && spelled(&q[i - k..i], r[j - 1].typed) {
+                if i >= k && j >= 1 && qr.spells(i - k..i, &rr, j - 1) {
                     consider(cost[i - k][j - 1], Step::Spell(k));
                 }
-                if j >= k && i >= 1 && spelled(&r[j - k..j], q[i - 1].typed) {
+                if j >= k && i >= 1 && rr.spells(j - k..j, &qr, i - 1) {
                     consider(cost[i - 1][j - k], Step::Condense(k));
                 }
             }

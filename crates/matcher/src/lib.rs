@@ -132,24 +132,11 @@ impl CheckIndex {
 
     /// Builds the index from every live record, best in ascending id order.
     pub fn build<'a>(records: impl IntoIterator<Item = IndexRecord<'a>>) -> Self {
-        let makes = MakeTable::new();
-        let mut staged = Vec::new();
-        let mut arena = KeyArena::default();
+        let mut builder = IndexBuilder::default();
         for record in records {
-            let keys = SerialKeys::of(record.serial);
-            arena.push(record.serial, &keys);
-            staged.push(Staged {
-                id: record.firearm_id,
-                make: makes.intern(record.make),
-                plain_hash: plain_hash(record.serial),
-            });
+            builder.push(record);
         }
-        CheckIndex {
-            base: Base::build(staged, arena),
-            makes,
-            delta: Delta::default(),
-            writing: Mutex::new(()),
-        }
+        builder.finish()
     }
 
     /// Adds a record, or replaces the indexed version of it.
@@ -199,6 +186,47 @@ impl CheckIndex {
     /// Approximate bytes of memory the built index holds (the part built in one go).
     pub fn memory_bytes(&self) -> usize {
         self.base.memory_bytes()
+    }
+}
+
+/// Collects records one at a time (from a stream) and then builds the index.
+#[derive(Default)]
+pub struct IndexBuilder {
+    makes: MakeTable,
+    staged: Vec<Staged>,
+    arena: KeyArena,
+}
+
+impl IndexBuilder {
+    /// Adds one live record.
+    pub fn push(&mut self, record: IndexRecord<'_>) {
+        let keys = SerialKeys::of(record.serial);
+        self.arena.push(record.serial, &keys);
+        self.staged.push(Staged {
+            id: record.firearm_id,
+            make: self.makes.intern(record.make),
+            plain_hash: plain_hash(record.serial),
+        });
+    }
+
+    /// Records added so far.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Whether no record was added.
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// The index of every record added.
+    pub fn finish(self) -> CheckIndex {
+        CheckIndex {
+            base: Base::build(self.staged, self.arena),
+            makes: self.makes,
+            delta: Delta::default(),
+            writing: Mutex::new(()),
+        }
     }
 }
 

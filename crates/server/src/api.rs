@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1` and its OpenAPI document, generated from the handlers.
 
 mod body;
+mod checks;
 mod firearms;
 mod import;
 
@@ -32,6 +33,8 @@ use crate::error::Problem;
         firearms::delete,
         firearms::history,
         import::import,
+        checks::check,
+        checks::batch,
         openapi_json,
     ),
     components(schemas(
@@ -48,11 +51,17 @@ use crate::error::Problem;
         firearms::FirearmPage,
         import::ImportReport,
         import::RejectedRowReport,
+        checks::CheckRequest,
+        checks::CheckResponse,
+        crate::checking::FoundFirearm,
+        armstrace_matcher::Difference,
+        armstrace_matcher::DifferenceKind,
     )),
     modifiers(&BearerSecurity),
     security(("bearer" = [])),
     tags(
         (name = "firearms", description = "Firearm records of each recording country"),
+        (name = "checks", description = "Checking a seized or suspicious firearm against every record"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -83,6 +92,8 @@ pub fn router() -> Router<AppState> {
                 .delete(firearms::delete),
         )
         .route("/firearms/{id}/history", get(firearms::history))
+        .route("/checks", post(checks::check))
+        .route("/checks/batch", post(checks::batch))
 }
 
 /// The OpenAPI 3 document of this API.

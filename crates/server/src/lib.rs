@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod checking;
 mod error;
 
 use std::future::Future;
@@ -22,6 +23,8 @@ pub use error::ApiError;
 pub struct AppState {
     /// Where records, users and tokens are kept.
     pub store: Arc<dyn Store>,
+    /// The check index of every live record, kept current by every write through this service.
+    pub index: Arc<armstrace_matcher::CheckIndex>,
 }
 
 /// The whole service as one router.

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 
 use armstrace_core::import_format::{HeaderError, ImportHeader};
-use armstrace_core::{Actor, FieldError, FirearmFields, FirearmInput};
+use armstrace_core::{Actor, FieldError, FirearmFields, FirearmId, FirearmInput};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
@@ -99,6 +99,8 @@ pub enum ImportEvent<'a> {
     },
     /// A row was refused.
     Rejected(&'a RejectedRow),
+    /// These records were created or changed by the batch about to be reported committed.
+    Changed(&'a [(FirearmId, &'a FirearmFields)]),
     /// A batch is committed: everything counted here is safely stored.
     Committed(&'a ImportSummary),
 }
@@ -181,6 +183,12 @@ pub async fn import<R: Read + Send + 'static>(
                 if !chunk.rows.is_empty() {
                     match store.import_batch(actor, &chunk.rows).await {
                         Ok(outcome) => {
+                            let changed: Vec<(FirearmId, &FirearmFields)> = outcome
+                                .changed
+                                .iter()
+                                .map(|(id, position)| (*id, &chunk.rows[*position]))
+                                .collect();
+                            on_event(ImportEvent::Changed(&changed));
                             summary.imported += outcome.imported;
                             summary.updated += outcome.updated;
                             summary.unchanged += outcome.unchanged;

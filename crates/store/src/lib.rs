@@ -128,7 +128,7 @@ impl Channel {
 }
 
 /// What one committed import batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// New records.
     pub imported: u64,
@@ -136,6 +136,19 @@ pub struct BatchOutcome {
     pub updated: u64,
     /// Existing records the batch repeated exactly.
     pub unchanged: u64,
+    /// The records created or changed: their id and their row's position in the batch.
+    pub changed: Vec<(FirearmId, usize)>,
+}
+
+/// What the check index needs of a live record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerialEntry {
+    /// The record's id.
+    pub id: FirearmId,
+    /// The serial as recorded.
+    pub serial_number: String,
+    /// The make as recorded.
+    pub make: String,
 }
 
 /// Everything Armstrace keeps, behind one interface so that every backend passes one suite.
@@ -192,6 +205,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Firearm>;
     /// A record by id, deleted or not.
     async fn firearm(&self, id: FirearmId) -> StoreResult<Option<Firearm>>;
+    /// The records with these ids that exist, in no particular order.
+    async fn firearms(&self, ids: &[FirearmId]) -> StoreResult<Vec<Firearm>>;
     /// Replaces a live record's content; with `expected_version`, refuses a stale change.
     async fn update_firearm(
         &self,
@@ -222,6 +237,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<BatchOutcome>;
     /// Every record matching `filter`, by id, streamed.
     fn export(&self, filter: FirearmFilter) -> BoxStream<'_, StoreResult<Firearm>>;
+    /// The serial and make of every live record, by id, streamed: what the check index is built from.
+    fn live_serials(&self) -> BoxStream<'_, StoreResult<SerialEntry>>;
 }
 
 /// Opens the store a `--db` value names: a SQLite file path or `sqlite:` URL. With `create`,

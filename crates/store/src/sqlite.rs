@@ -18,7 +18,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    BatchOutcome, Channel, FirearmFilter, OrgState, Organisation, Store, StoreResult, User,
+    BatchOutcome, Channel, FirearmFilter, OrgState, Organisation, SerialEntry, Store, StoreResult,
+    User,
 };
 
 /// A store in one SQLite file.
@@ -159,6 +160,10 @@ impl Store for SqliteStore {
         firearms::get(&self.readers, id).await
     }
 
+    async fn firearms(&self, ids: &[FirearmId]) -> StoreResult<Vec<Firearm>> {
+        firearms::by_ids(&self.readers, ids).await
+    }
+
     async fn update_firearm(
         &self,
         actor: &Actor,
@@ -200,5 +205,9 @@ impl Store for SqliteStore {
 
     fn export(&self, filter: FirearmFilter) -> BoxStream<'_, StoreResult<Firearm>> {
         firearms::export(&self.readers, filter)
+    }
+
+    fn live_serials(&self) -> BoxStream<'_, StoreResult<SerialEntry>> {
+        firearms::live_serials(&self.readers)
     }
 }

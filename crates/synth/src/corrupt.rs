@@ -75,10 +75,12 @@ pub(crate) fn chance<R: Rng>(rng: &mut R, percent: u32) -> bool {
     rng.gen_range(0..100u32) < percent
 }
 
+/// A uniform element of a non-empty slice.
 fn pick<R: Rng, T: Copy>(rng: &mut R, items: &[T]) -> T {
     items[below(rng, items.len())]
 }
 
+/// Raw positions of the readable (alphanumeric) characters.
 fn readable_positions(chars: &[char]) -> Vec<usize> {
     (0..chars.len())
         .filter(|&i| chars[i].is_alphanumeric())
@@ -102,6 +104,7 @@ fn toggled(c: char) -> Option<char> {
     (other != c).then_some(other)
 }
 
+/// The only item of `chars`, if it has exactly one.
 fn single(mut chars: impl Iterator<Item = char>) -> Option<char> {
     match (chars.next(), chars.next()) {
         (Some(c), None) => Some(c),
@@ -140,6 +143,7 @@ fn droppable_zeros(chars: &[char]) -> usize {
     }
 }
 
+/// The formatting moves possible on `chars`; none when it has no readable character.
 fn format_moves(chars: &[char]) -> Vec<FormatMove> {
     if !chars.iter().any(|c| c.is_alphanumeric()) {
         return Vec::new();
@@ -174,7 +178,7 @@ fn format_applies(serial: &str) -> bool {
     let mut other_move = serial.starts_with(|c: char| c.is_ascii_digit());
     for c in serial.chars() {
         let is_readable = c.is_alphanumeric();
-        other_move |= !is_readable || (is_readable && previous_readable) || toggled(c).is_some();
+        other_move |= !is_readable || previous_readable || toggled(c).is_some();
         readable |= is_readable;
         previous_readable = is_readable;
     }
@@ -238,6 +242,7 @@ fn format_step<R: Rng>(rng: &mut R, chars: &mut Vec<char>) -> bool {
     true
 }
 
+/// One or two formatting moves (case, separators, leading zeros), never giving back the original.
 fn format<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     if format_moves(original).is_empty() {
         return None;
@@ -257,6 +262,7 @@ fn format<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
 
 // ---- Confusable -----------------------------------------------------------------------------
 
+/// The look-alike a character is read as, if any (lowercase Latin letters count as capitals).
 fn confused_with(c: char) -> Option<char> {
     let key = if c.is_ascii_lowercase() { upper(c) } else { c };
     CONFUSABLES
@@ -265,6 +271,7 @@ fn confused_with(c: char) -> Option<char> {
         .map(|&(_, to)| to)
 }
 
+/// One or two characters replaced by their look-alikes.
 fn confusable<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let mut candidates: Vec<usize> = (0..original.len())
         .filter(|&i| confused_with(original[i]).is_some())
@@ -287,6 +294,7 @@ fn confusable<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
 
 // ---- Partial --------------------------------------------------------------------------------
 
+/// Up to two readable characters as `?`, and/or a leading or trailing run as `*`; 3 stay readable.
 fn partial<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let readable = readable_positions(original);
     let n = readable.len();
@@ -347,6 +355,7 @@ fn partial<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
 
 // ---- Embedded letter ------------------------------------------------------------------------
 
+/// A random Latin capital inserted between two adjacent digits.
 fn embedded_letter<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let gaps: Vec<usize> = (1..original.len())
         .filter(|&i| original[i - 1].is_ascii_digit() && original[i].is_ascii_digit())

@@ -244,12 +244,12 @@ impl Reservoir {
             });
             return;
         }
+        // Keep the new record with probability target / seen, in place of a uniform one.
         let slot = rng.gen_range(0..self.seen);
-        if let Some(item) = self
-            .items
-            .get_mut(slot as usize)
-            .filter(|_| slot < self.target as u64)
-        {
+        let kept = usize::try_from(slot)
+            .ok()
+            .and_then(|s| self.items.get_mut(s));
+        if let Some(item) = kept {
             item.index = index;
             item.serial.clone_from(&record.serial_number);
             item.make.clone_from(&record.make);

@@ -46,9 +46,7 @@ fn distance(a: &[char], b: &[char], swaps: bool) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
+    d[0] = (0..=b.len()).collect();
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
@@ -282,7 +280,13 @@ fn an_embedded_letter_needs_two_adjacent_digits() {
     assert_eq!(corrupted("1A2B3C", QueryKind::EmbeddedLetter, 3), None);
     let query = corrupted("369257", QueryKind::EmbeddedLetter, 3).unwrap();
     assert_eq!(query.len(), 7);
-    assert_eq!(query.chars().filter(char::is_ascii_digit).collect::<String>(), "369257");
+    assert_eq!(
+        query
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>(),
+        "369257"
+    );
 }
 
 #[test]
@@ -306,9 +310,10 @@ fn negative_candidates_look_like_recorded_serials_and_repeat_for_a_seed() {
         assert_eq!(serial, draw(seed));
         assert!(readable(&serial).len() >= 3, "{serial:?}");
         assert!(
-            serial
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || is_cyrillic(c) || " -".contains(c)),
+            serial.chars().all(|c| c.is_ascii_uppercase()
+                || c.is_ascii_digit()
+                || is_cyrillic(c)
+                || " -".contains(c)),
             "{serial:?}"
         );
     }
@@ -368,7 +373,10 @@ fn each_query_comes_from_a_record_its_kind_applies_to() {
         assert!(query.kind.applies_to(&record.serial_number), "{query:?}");
         assert_ne!(query.serial, record.serial_number);
         if let Some(make) = &query.make {
-            assert!(*make == record.make || *make == record.make.to_uppercase(), "{query:?}");
+            assert!(
+                *make == record.make || *make == record.make.to_uppercase(),
+                "{query:?}"
+            );
         }
     }
 }
@@ -382,16 +390,27 @@ fn negatives_have_no_source_and_about_half_name_a_make() {
 }
 
 #[test]
-fn about_sixty_percent_of_record_queries_name_the_make_some_in_capitals() {
-    let from_records: Vec<&CheckQuery> = mix().iter().filter(|q| q.source.is_some()).collect();
-    let named: Vec<&String> = from_records.iter().filter_map(|q| q.make.as_ref()).collect();
-    let share = named.len() * 100 / from_records.len();
-    assert!((53..=67).contains(&share), "{share}%");
-    let capitals = named
-        .iter()
-        .filter(|m| m.chars().any(char::is_lowercase))
-        .count();
-    assert!(capitals < named.len() * 97 / 100, "{capitals} of {}", named.len());
+fn about_sixty_percent_of_record_queries_name_the_make_one_in_ten_in_capitals() {
+    let mut named = 0;
+    let mut in_capitals = 0;
+    let mut from_records = 0;
+    for query in mix() {
+        let Some(source) = query.source else {
+            continue;
+        };
+        from_records += 1;
+        let recorded = &records()[source].make;
+        if let Some(make) = &query.make {
+            named += 1;
+            in_capitals += usize::from(make != recorded);
+        }
+    }
+    let share = named * 100 / from_records;
+    assert!((53..=67).contains(&share), "{share}% name the make");
+    assert!(
+        (named / 25..=named / 6).contains(&in_capitals),
+        "{in_capitals} of {named} in capitals"
+    );
 }
 
 #[test]
@@ -419,7 +438,39 @@ fn a_short_list_still_gives_the_full_count_reusing_records() {
     let list: Vec<SyntheticRecord> = Generator::new(42).take(4).collect();
     for query in &few {
         if let Some(source) = query.source {
-            assert!(query.kind.applies_to(&list[source].serial_number), "{query:?}");
+            assert!(
+                query.kind.applies_to(&list[source].serial_number),
+                "{query:?}"
+            );
         }
     }
+}
+
+/// Pins the query stream, so a dependency upgrade that changes random values is noticed.
+/// A deliberate change to the generator or the corruptions changes these queries: update them then.
+#[test]
+fn the_queries_for_fixed_seeds_do_not_change_between_builds() {
+    let pinned: Vec<(QueryKind, &str, Option<&str>, Option<usize>)> = vec![
+        (QueryKind::EmbeddedLetter, "LT167V41N", None, Some(120)),
+        (QueryKind::Partial, "BER931*", Some("Beretta"), Some(144)),
+        (
+            QueryKind::TwoEdits,
+            "780-0433236",
+            Some("Sturm Ruger"),
+            Some(215),
+        ),
+        (QueryKind::Negative, "743778", Some("Zastava Arms"), None),
+        (QueryKind::Format, "Ga023550", Some("Steyr"), Some(63)),
+        (QueryKind::OneEdit, "ФГ 41", None, Some(240)),
+        (QueryKind::Transposition, "0037775", None, Some(17)),
+        (QueryKind::Confusable, "XS436", None, Some(275)),
+        (QueryKind::Script, "125LХ57017", None, Some(153)),
+        (QueryKind::Format, "Dxy71462", None, Some(10)),
+    ];
+    let actual = queries(300, 42, 10, 1);
+    let actual: Vec<(QueryKind, &str, Option<&str>, Option<usize>)> = actual
+        .iter()
+        .map(|q| (q.kind, q.serial.as_str(), q.make.as_deref(), q.source))
+        .collect();
+    assert_eq!(actual, pinned);
 }

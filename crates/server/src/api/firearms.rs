@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{JsonBody, parse};
 use crate::auth::Authenticated;
+use crate::checking::index_record;
 use crate::error::Problem;
 use crate::{ApiError, AppState};
 
@@ -107,6 +108,7 @@ pub async fn create(
         .store
         .create_firearm(actor, &fields, armstrace_store::Channel::Api)
         .await?;
+    index_record(&state.index, &firearm);
     let mut headers = with_etag(&firearm);
     let location = format!("/api/v1/firearms/{}", firearm.id);
     headers.insert(
@@ -184,6 +186,7 @@ pub async fn patch(
         .store
         .update_firearm(actor, id, &fields, expected_version)
         .await?;
+    index_record(&state.index, &firearm);
     Ok((with_etag(&firearm), Json(firearm)))
 }
 
@@ -218,7 +221,9 @@ pub async fn delete(
 ) -> Result<Json<Firearm>, ApiError> {
     let current = load(&state, id).await?;
     let actor = require_recording(&caller, current.fields.recording_country)?;
-    Ok(Json(state.store.delete_firearm(actor, id).await?))
+    let firearm = state.store.delete_firearm(actor, id).await?;
+    index_record(&state.index, &firearm);
+    Ok(Json(firearm))
 }
 
 /// Filters and paging of a listing.

@@ -2,6 +2,7 @@
 
 use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_core::{FieldError, Permission};
+use armstrace_matcher::IndexRecord;
 use armstrace_store::import::{ImportEvent, ImportFormat, ImportOptions, import as run_import};
 use axum::Json;
 use axum::body::Body;
@@ -93,6 +94,15 @@ pub async fn import(
         ImportOptions::new(latest_date_anywhere(chrono::Utc::now())),
         |event| match event {
             ImportEvent::Header { ignored, .. } => ignored_columns = ignored.to_vec(),
+            ImportEvent::Changed(records) => {
+                for (id, fields) in records {
+                    state.index.upsert(IndexRecord {
+                        firearm_id: *id,
+                        serial: fields.serial_number.as_str(),
+                        make: &fields.make,
+                    });
+                }
+            }
             ImportEvent::Rejected(row) if rejected_rows.len() < MAX_LISTED_REJECTS => rejected_rows
                 .push(RejectedRowReport {
                     line: row.line,

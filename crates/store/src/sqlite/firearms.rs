@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::access::{conflict_on_duplicate, optional_country};
-use crate::{Channel, FirearmFilter, StoreError, StoreResult};
+use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
 /// The content columns, in the order [`push_fields`] binds them.
 pub(super) const FIELD_COLUMNS: &str = "recording_country, record_id, serial_number, make, model, \
@@ -189,6 +189,24 @@ pub(super) async fn get(pool: &SqlitePool, id: FirearmId) -> StoreResult<Option<
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(firearm_from_row).transpose()
+}
+
+pub(super) async fn by_ids(pool: &SqlitePool, ids: &[FirearmId]) -> StoreResult<Vec<Firearm>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {ALL_COLUMNS} FROM firearms WHERE id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        for row in query.build().fetch_all(pool).await? {
+            found.push(firearm_from_row(&row)?);
+        }
+    }
+    Ok(found)
 }
 
 async fn live_for_change(conn: &mut SqliteConnection, id: FirearmId) -> StoreResult<Firearm> {
@@ -384,6 +402,47 @@ pub(super) fn export(
                 Some((page, next))
             })
         }
+    });
+    pages
+        .map(|page| match page {
+            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
+            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
+        })
+        .flatten()
+        .boxed()
+}
+
+/// The serial and make of every live record in pages by id.
+pub(super) fn live_serials(pool: &SqlitePool) -> BoxStream<'_, StoreResult<SerialEntry>> {
+    const PAGE: i64 = 20_000;
+    let pages = futures::stream::try_unfold(Some(0_i64), move |after| async move {
+        let Some(after) = after else { return Ok(None) };
+        let rows = sqlx::query(
+            "SELECT id, serial_number, make FROM firearms \
+             WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+        let page = rows
+            .iter()
+            .map(|row| {
+                Ok(SerialEntry {
+                    id: row.try_get(0)?,
+                    serial_number: row.try_get(1)?,
+                    make: row.try_get(2)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = (page.len() as i64 == PAGE)
+            .then(|| page.last().map(|e| e.id))
+            .flatten();
+        Ok::<_, StoreError>(if page.is_empty() {
+            None
+        } else {
+            Some((page, next))
+        })
     });
     pages
         .map(|page| match page {

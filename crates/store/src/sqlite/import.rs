@@ -38,11 +38,12 @@ pub(super) async fn import_batch(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     // A key repeated within the batch is applied in file order: the first occurrence in one
     // round, the next in the following round, where it finds the first one stored.
-    let mut pending: Vec<&FirearmFields> = rows.iter().collect();
+    let mut pending: Vec<(usize, &FirearmFields)> = rows.iter().enumerate().collect();
     while !pending.is_empty() {
         let mut seen = HashSet::new();
-        let (round, later): (Vec<_>, Vec<_>) =
-            pending.into_iter().partition(|f| seen.insert(key_of(f)));
+        let (round, later): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, f)| seen.insert(key_of(f)));
         apply_round(&mut tx, actor, &round, &mut outcome).await?;
         pending = later;
     }
@@ -54,16 +55,16 @@ pub(super) async fn import_batch(
 async fn apply_round(
     conn: &mut SqliteConnection,
     actor: &Actor,
-    rows: &[&FirearmFields],
+    rows: &[(usize, &FirearmFields)],
     outcome: &mut BatchOutcome,
 ) -> StoreResult<()> {
     let now = Utc::now();
     let existing = existing_records(conn, rows).await?;
     let mut history = Vec::new();
     let mut new_rows = Vec::new();
-    for fields in rows {
+    for &(position, fields) in rows {
         let Some(current) = existing.get(&key_of(fields)) else {
-            new_rows.push(*fields);
+            new_rows.push((position, fields));
             continue;
         };
         let changes = diff(&current.fields, fields);
@@ -95,12 +96,20 @@ async fn apply_round(
             version,
         });
         outcome.updated += 1;
+        outcome.changed.push((current.id, position));
     }
+    // The transaction holds the write lock (IMMEDIATE): no one else can take these ids.
+    let mut next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM firearms")
+        .fetch_one(&mut *conn)
+        .await?;
     for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::<Sqlite>::new(format!(
-            "INSERT INTO firearms ({FIELD_COLUMNS}, {PROVENANCE_COLUMNS}) "
+            "INSERT INTO firearms (id, {FIELD_COLUMNS}, {PROVENANCE_COLUMNS}) "
         ));
-        insert.push_values(chunk, |mut values, fields| {
+        insert.push_values(chunk, |mut values, (position, fields)| {
+            values.push_bind(next_id);
+            outcome.changed.push((next_id, *position));
+            next_id += 1;
             push_fields(&mut values, fields);
             push_provenance(&mut values, actor, Channel::Import, now);
         });
@@ -113,14 +122,14 @@ async fn apply_round(
 /// The stored records (deleted ones too) that share a key with `rows`.
 async fn existing_records(
     conn: &mut SqliteConnection,
-    rows: &[&FirearmFields],
+    rows: &[(usize, &FirearmFields)],
 ) -> StoreResult<HashMap<Key, armstrace_core::Firearm>> {
     let mut found = HashMap::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT * FROM firearms WHERE (recording_country, record_id) IN (",
         );
-        query.push_values(chunk, |mut values, fields| {
+        query.push_values(chunk, |mut values, (_, fields)| {
             values
                 .push_bind(fields.recording_country.as_str())
                 .push_bind(fields.record_id.as_str());

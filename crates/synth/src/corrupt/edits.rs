@@ -152,10 +152,12 @@ pub(super) fn digit_pairs_exist(serial: &str) -> bool {
         .any(|w| w[0].is_ascii_digit() && w[1].is_ascii_digit())
 }
 
+/// Raw positions `i` where `i` and `i + 1` may be swapped.
 fn swappable_pairs(chars: &[char]) -> Vec<usize> {
     (0..chars.len()).filter(|&i| swappable(chars, i)).collect()
 }
 
+/// One substitution, insertion or deletion of a readable character; None below 4 readable characters.
 pub(super) fn one_edit<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let readable = readable_positions(original).len();
     if readable < 4 {
@@ -171,6 +173,7 @@ pub(super) fn one_edit<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<cha
     Some(chars)
 }
 
+/// Two adjacent, different readable characters swapped; None when there are no such two.
 pub(super) fn transposition<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let pairs = swappable_pairs(original);
     if pairs.is_empty() {
@@ -214,6 +217,7 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
     table[a.len() * width + b.len()]
 }
 
+/// Two edits three or more characters apart, exactly two edits away; None below 8 readable characters.
 pub(super) fn two_edits<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let readable = readable_positions(original).len();
     if readable < 8 {

@@ -59,6 +59,7 @@ const TRANSLITERATIONS: [(char, &str); 35] = [
     ('Ґ', "G"),
 ];
 
+/// Whether `c` is in the Cyrillic block.
 pub(super) fn is_cyrillic(c: char) -> bool {
     ('\u{400}'..='\u{4FF}').contains(&c)
 }
@@ -84,6 +85,7 @@ fn cyrillic_look_alike(c: char) -> Option<char> {
         .map(|&(cyrillic, _)| cyrillic)
 }
 
+/// Whether every Cyrillic letter has a Latin spelling, or (with none) some Latin letter has a Cyrillic twin.
 pub(super) fn script_applies(serial: &str) -> bool {
     if serial.chars().any(is_cyrillic) {
         serial
@@ -97,6 +99,7 @@ pub(super) fn script_applies(serial: &str) -> bool {
     }
 }
 
+/// Cyrillic letters typed in Latin, or one or two Latin letters typed as their Cyrillic twins.
 pub(super) fn script<R: Rng>(rng: &mut R, original: &[char]) -> Option<Vec<char>> {
     let serial: String = original.iter().collect();
     if !script_applies(&serial) {

@@ -1,0 +1,185 @@
+//! `armstrace check`: one serial for a person to read, or a batch file for a machine.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use armstrace_server::checking::{BatchLine, advice, build_index, check_batch, check_one};
+use tokio::sync::mpsc;
+
+use crate::operator::{DbArgs, open_installed};
+
+/// Options of `armstrace check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The serial as typed (`?` for an unreadable character, `*` for an unreadable run).
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    serial: Option<String>,
+    /// The make, in any spelling, if known.
+    #[arg(long)]
+    make: Option<String>,
+    /// Check every row of a CSV file with a serial_number column (and optional make); other
+    /// columns are carried through.
+    #[arg(long)]
+    batch: Option<PathBuf>,
+    /// Output: text or json for one serial; jsonl or csv for a batch.
+    #[arg(long, value_enum)]
+    format: Option<OutputFormat>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let store = open_installed(&args.db.db).await?;
+    let (index, _) = build_index(store.as_ref())
+        .await
+        .context("building the check index")?;
+    let out: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut out = BufWriter::new(out);
+    match (&args.serial, &args.batch) {
+        (Some(serial), _) => {
+            let format = args.format.unwrap_or(OutputFormat::Text);
+            if !matches!(format, OutputFormat::Text | OutputFormat::Json) {
+                bail!("one serial prints as text or json; jsonl and csv are for --batch");
+            }
+            let make = args.make.as_deref();
+            let (outcome, matches) = check_one(&index, store.as_ref(), serial, make).await?;
+            if format == OutputFormat::Json {
+                let answer = serde_json::json!({
+                    "matches": matches,
+                    "total": outcome.total,
+                    "equally_close": outcome.equally_close,
+                    "advice": advice(&outcome, make.is_some()),
+                });
+                writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+            } else {
+                let asked = make.map(|m| format!(" (make {m})")).unwrap_or_default();
+                writeln!(out, "{serial}{asked}: {} match(es)", outcome.total)?;
+                for (rank, found) in matches.iter().enumerate() {
+                    let f = &found.firearm.fields;
+                    writeln!(
+                        out,
+                        "{:>2}. {:<8} {:.2}  {} {}  serial {}  {} {} {}, {} {}",
+                        rank + 1,
+                        format!("{:?}", found.confidence).to_lowercase(),
+                        found.score,
+                        f.recording_country,
+                        f.record_id,
+                        f.serial_number,
+                        f.make,
+                        f.model.as_deref().unwrap_or(""),
+                        f.firearm_type,
+                        f.status,
+                        f.event_date
+                    )?;
+                    for difference in &found.differences {
+                        writeln!(out, "      {}", difference.description)?;
+                    }
+                }
+                if let Some(advice) = advice(&outcome, make.is_some()) {
+                    writeln!(out, "{advice}")?;
+                }
+            }
+        }
+        (None, Some(path)) => {
+            let format = args.format.unwrap_or(OutputFormat::Jsonl);
+            if !matches!(format, OutputFormat::Jsonl | OutputFormat::Csv) {
+                bail!("a batch prints as jsonl or csv");
+            }
+            let file =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let (lines_in, mut lines) = mpsc::channel::<BatchLine>(256);
+            let worker = tokio::spawn(check_batch(Arc::new(index), store.clone(), file, lines_in));
+            let count = write_batch(format, &mut lines, &mut out).await?;
+            worker.await??;
+            eprintln!("checked {count} rows");
+        }
+        (None, None) => bail!("give a serial number, or --batch FILE.csv"),
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes each batch answer as it arrives; returns how many rows were answered.
+async fn write_batch(
+    format: OutputFormat,
+    lines: &mut mpsc::Receiver<BatchLine>,
+    out: &mut impl Write,
+) -> anyhow::Result<u64> {
+    let mut count = 0_u64;
+    if format == OutputFormat::Jsonl {
+        while let Some(line) = lines.recv().await {
+            count += 1;
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        return Ok(count);
+    }
+    let mut writer = csv::Writer::from_writer(out);
+    while let Some(line) = lines.recv().await {
+        if count == 0 {
+            let mut header: Vec<String> = line.input.keys().cloned().collect();
+            header.extend(MATCH_COLUMNS.iter().map(|c| c.to_string()));
+            writer.write_record(&header)?;
+        }
+        count += 1;
+        let input: Vec<String> = line
+            .input
+            .values()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect();
+        if line.matches.is_empty() {
+            let mut row = input.clone();
+            row.extend(std::iter::repeat_n(String::new(), MATCH_COLUMNS.len() - 1));
+            row.push(line.error.clone().unwrap_or_default());
+            writer.write_record(&row)?;
+        }
+        for (rank, m) in line.matches.iter().enumerate() {
+            let mut row = input.clone();
+            row.extend([
+                (rank + 1).to_string(),
+                m.record_id.clone(),
+                m.recording_country.clone(),
+                m.serial_number.clone(),
+                m.make.clone(),
+                format!("{:?}", m.confidence).to_lowercase(),
+                format!("{:.2}", m.score),
+                m.differences.join("; "),
+                String::new(),
+            ]);
+            writer.write_record(&row)?;
+        }
+    }
+    writer.flush()?;
+    Ok(count)
+}
+
+/// Columns a CSV batch answer adds after the input's own.
+const MATCH_COLUMNS: [&str; 9] = [
+    "match_rank",
+    "match_record_id",
+    "match_recording_country",
+    "match_serial_number",
+    "match_make",
+    "match_confidence",
+    "match_score",
+    "match_differences",
+    "error",
+];

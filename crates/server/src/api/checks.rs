@@ -1,0 +1,178 @@
+//! Check routes: one serial as an officer typed it, or a batch of them.
+
+use armstrace_core::Permission;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::body::JsonBody;
+use crate::auth::Authenticated;
+use crate::checking::{CheckError, FoundFirearm, advice, check_batch, check_one};
+use crate::error::Problem;
+use crate::{ApiError, AppState};
+
+/// What an officer asks.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The serial as typed: worn, misread, in either script; `?` for each unreadable character,
+    /// `*` for an unreadable run at the start or end (at least 3 readable characters).
+    pub serial_number: String,
+    /// The make, in any spelling, if known: matches at that make rank first.
+    pub make: Option<String>,
+    /// The model, if known. Accepted now; ranking by model comes with the reference table.
+    #[allow(
+        dead_code,
+        reason = "part of the documented request; ranking by it comes with the reference table"
+    )]
+    pub model: Option<String>,
+    /// The calibre, if known. Accepted now; ranking by calibre comes with the reference table.
+    #[allow(
+        dead_code,
+        reason = "part of the documented request; ranking by it comes with the reference table"
+    )]
+    pub calibre: Option<String>,
+}
+
+/// The answer to a check.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckResponse {
+    /// This check's identifier.
+    pub check_id: String,
+    /// The best matches, best first, at most 10.
+    pub matches: Vec<FoundFirearm>,
+    /// How many records matched in all.
+    pub total: usize,
+    /// How many records matched as closely as the best one.
+    pub equally_close: usize,
+    /// What to give to narrow the answer, when more records are as close than are shown.
+    pub advice: Option<String>,
+}
+
+/// Checks a serial number against every live record.
+#[utoipa::path(post, path = "/checks", tag = "checks", request_body = CheckRequest,
+    responses(
+        (status = 200, description = "The matches, best first", body = CheckResponse),
+        (status = 403, description = "No 'check' permission", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No readable serial", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    JsonBody(request): JsonBody<CheckRequest>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    caller.require(Permission::Check)?;
+    let make = request.make.as_deref();
+    let (outcome, matches) = check_one(
+        &state.index,
+        state.store.as_ref(),
+        &request.serial_number,
+        make,
+    )
+    .await
+    .map_err(check_error)?;
+    Ok(Json(CheckResponse {
+        check_id: new_check_id(),
+        advice: advice(&outcome, make.is_some_and(|m| !m.trim().is_empty())),
+        total: outcome.total,
+        equally_close: outcome.equally_close,
+        matches,
+    }))
+}
+
+fn new_check_id() -> String {
+    let mut bytes = [0_u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn check_error(error: CheckError) -> ApiError {
+    match error {
+        CheckError::Query(query) => ApiError::Validation(vec![armstrace_core::FieldError::new(
+            "serial_number",
+            match query {
+                armstrace_matcher::QueryError::Empty => "no_readable_characters",
+                armstrace_matcher::QueryError::TooFewReadable(_) => "too_few_readable_characters",
+            },
+            query.to_string(),
+        )]),
+        CheckError::Store(store) => store.into(),
+        CheckError::Input(message) => ApiError::Validation(vec![armstrace_core::FieldError::new(
+            "header",
+            "invalid_header",
+            message,
+        )]),
+    }
+}
+
+/// Checks every row of a CSV (a `serial_number` column; `make`, `model`, `calibre` and any other
+/// columns optional and carried through) and answers one NDJSON line per row, in order:
+/// `{"input": {…}, "matches": [{record_id, recording_country, serial_number, make, confidence, score, differences}]}`.
+#[utoipa::path(post, path = "/checks/batch", tag = "checks",
+    request_body(content = String, description = "CSV with a serial_number column", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "One JSON line per input row", content_type = "application/x-ndjson"),
+        (status = 415, description = "Not CSV", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No serial_number column", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn batch(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::Check)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.split(';').next().unwrap_or("").trim() != "text/csv" {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "send the batch as text/csv with a serial_number column, not '{content_type}'"
+        )));
+    }
+    let reader = SyncIoBridge::new(StreamReader::new(
+        body.into_data_stream().map_err(std::io::Error::other),
+    ));
+    let (lines_in, mut lines) = mpsc::channel(256);
+    let worker = tokio::spawn(check_batch(
+        state.index.clone(),
+        state.store.clone(),
+        reader,
+        lines_in,
+    ));
+    // The first line, or the error that came before any: a bad header is a 422, not a stream.
+    let first = match lines.recv().await {
+        Some(line) => Some(line),
+        None => match worker.await {
+            Ok(Ok(_)) => None,
+            Ok(Err(error)) => return Err(check_error(error)),
+            Err(error) => return Err(ApiError::Internal(error.to_string())),
+        },
+    };
+    let stream = futures::stream::unfold((first, lines), |(pending, mut lines)| async move {
+        let line = match pending {
+            Some(line) => line,
+            None => lines.recv().await?,
+        };
+        let mut bytes = serde_json::to_vec(&line).expect("lines serialise");
+        bytes.push(b'\n');
+        Some((
+            Ok::<_, std::convert::Infallible>(Bytes::from(bytes)),
+            (None, lines),
+        ))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}

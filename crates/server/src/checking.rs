@@ -1,0 +1,332 @@
+//! Checks as the service runs them: the index built from the store at start-up, one check
+//! answered with the matching records, and batches of checks (customs manifests, seizure lists)
+//! streamed through every core. Shared by the API and the command line.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Instant;
+
+use armstrace_core::{Firearm, FirearmId};
+use armstrace_matcher::{
+    CheckIndex, CheckOutcome, CheckQuery, IndexBuilder, IndexRecord, Match, QueryError,
+};
+use armstrace_store::{Store, StoreError};
+use futures::TryStreamExt;
+use rayon::prelude::*;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+/// Most matches a check answers.
+pub const MAX_MATCHES: usize = 10;
+
+/// Rows checked together in a batch (in parallel, then their records fetched in one query).
+const BATCH_CHUNK: usize = 512;
+
+/// Builds the check index from every live record in the store; returns it and how long it took.
+pub async fn build_index(
+    store: &dyn Store,
+) -> Result<(CheckIndex, std::time::Duration), StoreError> {
+    let started = Instant::now();
+    let mut builder = IndexBuilder::default();
+    let mut entries = store.live_serials();
+    while let Some(entry) = entries.try_next().await? {
+        builder.push(IndexRecord {
+            firearm_id: entry.id,
+            serial: &entry.serial_number,
+            make: &entry.make,
+        });
+    }
+    let index = tokio::task::block_in_place(|| builder.finish());
+    Ok((index, started.elapsed()))
+}
+
+/// Keeps the index in step with a record just created or changed.
+pub fn index_record(index: &CheckIndex, firearm: &Firearm) {
+    if firearm.deleted_at.is_some() {
+        index.remove(firearm.id);
+    } else {
+        index.upsert(IndexRecord {
+            firearm_id: firearm.id,
+            serial: firearm.fields.serial_number.as_str(),
+            make: &firearm.fields.make,
+        });
+    }
+}
+
+/// One match with the record it found.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FoundFirearm {
+    /// The matching record.
+    pub firearm: Firearm,
+    /// exact, strong or possible.
+    #[schema(value_type = String, example = "strong")]
+    pub confidence: armstrace_matcher::Confidence,
+    /// 0 to 1, higher is closer.
+    pub score: f32,
+    /// How the serials relate: exact, folded, one_edit, embedded_letters, pattern, two_edits.
+    #[schema(value_type = String, example = "one_edit")]
+    pub kind: armstrace_matcher::MatchKind,
+    /// How the makes relate: same, not_given, different.
+    #[schema(value_type = String, example = "same")]
+    pub make: armstrace_matcher::MakeRelation,
+    /// Why it matched, in words.
+    pub differences: Vec<armstrace_matcher::Difference>,
+}
+
+/// Runs one check and fetches the records it found, best first.
+pub async fn check_one(
+    index: &CheckIndex,
+    store: &dyn Store,
+    serial: &str,
+    make: Option<&str>,
+) -> Result<(CheckOutcome, Vec<FoundFirearm>), CheckError> {
+    let outcome = index.check(&CheckQuery {
+        serial,
+        make,
+        limit: MAX_MATCHES,
+    })?;
+    let ids: Vec<FirearmId> = outcome.matches.iter().map(|m| m.firearm_id).collect();
+    let mut records: HashMap<FirearmId, Firearm> = store
+        .firearms(&ids)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f))
+        .collect();
+    let found = outcome
+        .matches
+        .iter()
+        .filter_map(|m| {
+            records
+                .remove(&m.firearm_id)
+                .map(|firearm| found(m, firearm))
+        })
+        .collect();
+    Ok((outcome, found))
+}
+
+fn found(m: &Match, firearm: Firearm) -> FoundFirearm {
+    FoundFirearm {
+        firearm,
+        confidence: m.confidence,
+        score: m.score,
+        kind: m.kind,
+        make: m.make,
+        differences: m.differences.clone(),
+    }
+}
+
+/// Advice for the officer when more records are as close as the best than a check shows.
+pub fn advice(outcome: &CheckOutcome, make_given: bool) -> Option<String> {
+    (outcome.equally_close > MAX_MATCHES).then(|| {
+        let more = if make_given {
+            "more characters"
+        } else {
+            "the make or more characters"
+        };
+        format!(
+            "{} records are this close to what was typed; give {more} to narrow it down",
+            outcome.equally_close
+        )
+    })
+}
+
+/// Why a check or a batch could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The query cannot be searched.
+    #[error("{0}")]
+    Query(#[from] QueryError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The batch file has no serial_number column or cannot be read.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// One match in a batch answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchMatch {
+    /// The recording country's reference.
+    pub record_id: String,
+    /// The recording country.
+    pub recording_country: String,
+    /// The serial as recorded.
+    pub serial_number: String,
+    /// The make as recorded.
+    pub make: String,
+    /// exact, strong or possible.
+    pub confidence: armstrace_matcher::Confidence,
+    /// 0 to 1, higher is closer.
+    pub score: f32,
+    /// Why it matched, in words.
+    pub differences: Vec<String>,
+}
+
+/// The answer for one batch row.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchLine {
+    /// Every column of the input row, as given.
+    pub input: serde_json::Map<String, serde_json::Value>,
+    /// The matches, best first, at most ten.
+    pub matches: Vec<BatchMatch>,
+    /// Why the row could not be checked, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+struct BatchRow {
+    input: serde_json::Map<String, serde_json::Value>,
+    serial: String,
+    make: Option<String>,
+}
+
+/// Checks every row of a CSV (a `serial_number` column, optional `make`, any other columns
+/// carried through) and sends one answer per row, in input order, to `out`. The header is
+/// checked before anything is sent: an error then means nothing was.
+pub async fn check_batch<R: Read + Send + 'static>(
+    index: Arc<CheckIndex>,
+    store: Arc<dyn Store>,
+    reader: R,
+    out: mpsc::Sender<BatchLine>,
+) -> Result<u64, CheckError> {
+    let (rows_in, mut rows) = mpsc::channel::<Result<Vec<BatchRow>, CheckError>>(2);
+    let parser = tokio::task::spawn_blocking(move || parse_rows(reader, rows_in));
+    let mut checked = 0_u64;
+    while let Some(chunk) = rows.recv().await {
+        let chunk = chunk?;
+        let index = index.clone();
+        let (chunk, outcomes) = tokio::task::spawn_blocking(move || {
+            let outcomes: Vec<Result<CheckOutcome, QueryError>> = chunk
+                .par_iter()
+                .map(|row| {
+                    index.check(&CheckQuery {
+                        serial: &row.serial,
+                        make: row.make.as_deref(),
+                        limit: MAX_MATCHES,
+                    })
+                })
+                .collect();
+            (chunk, outcomes)
+        })
+        .await
+        .map_err(|e| CheckError::Input(format!("a batch worker failed: {e}")))?;
+        let ids: Vec<FirearmId> = outcomes
+            .iter()
+            .flatten()
+            .flat_map(|o| o.matches.iter().map(|m| m.firearm_id))
+            .collect();
+        let records: HashMap<FirearmId, Firearm> = store
+            .firearms(&ids)
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f))
+            .collect();
+        for (row, outcome) in chunk.into_iter().zip(outcomes) {
+            let line = match outcome {
+                Ok(outcome) => BatchLine {
+                    input: row.input,
+                    matches: outcome
+                        .matches
+                        .iter()
+                        .filter_map(|m| records.get(&m.firearm_id).map(|f| batch_match(m, f)))
+                        .collect(),
+                    error: None,
+                },
+                Err(error) => BatchLine {
+                    input: row.input,
+                    matches: Vec::new(),
+                    error: Some(error.to_string()),
+                },
+            };
+            checked += 1;
+            if out.send(line).await.is_err() {
+                return Ok(checked);
+            }
+        }
+    }
+    let _ = parser.await;
+    Ok(checked)
+}
+
+fn batch_match(m: &Match, firearm: &Firearm) -> BatchMatch {
+    BatchMatch {
+        record_id: firearm.fields.record_id.to_string(),
+        recording_country: firearm.fields.recording_country.to_string(),
+        serial_number: firearm.fields.serial_number.to_string(),
+        make: firearm.fields.make.clone(),
+        confidence: m.confidence,
+        score: m.score,
+        differences: m
+            .differences
+            .iter()
+            .map(|d| d.description.clone())
+            .collect(),
+    }
+}
+
+fn parse_rows<R: Read>(reader: R, out: mpsc::Sender<Result<Vec<BatchRow>, CheckError>>) {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let header: Vec<String> = match csv.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|n| n.trim_start_matches('\u{feff}').to_string())
+            .collect(),
+        Err(e) => {
+            let _ = out.blocking_send(Err(CheckError::Input(format!(
+                "the header cannot be read: {e}"
+            ))));
+            return;
+        }
+    };
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let Some(serial_at) = column("serial_number") else {
+        let _ = out.blocking_send(Err(CheckError::Input(
+            "the header has no serial_number column; a batch needs serial_number and may have make, model, calibre and any other columns".into(),
+        )));
+        return;
+    };
+    let make_at = column("make");
+    let mut chunk = Vec::with_capacity(BATCH_CHUNK);
+    for record in csv.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = out.blocking_send(Err(CheckError::Input(format!(
+                    "the file cannot be read further: {e}"
+                ))));
+                return;
+            }
+        };
+        let input = header
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name.clone(),
+                    serde_json::Value::from(record.get(i).unwrap_or_default()),
+                )
+            })
+            .collect();
+        chunk.push(BatchRow {
+            input,
+            serial: record.get(serial_at).unwrap_or_default().to_string(),
+            make: make_at
+                .and_then(|i| record.get(i))
+                .map(str::to_string)
+                .filter(|m| !m.trim().is_empty()),
+        });
+        if chunk.len() == BATCH_CHUNK && out.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+        {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = out.blocking_send(Ok(chunk));
+    }
+}
