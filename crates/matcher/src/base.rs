@@ -20,8 +20,10 @@ pub(crate) struct Base {
     dead: Vec<AtomicU64>,
     bucket_mask: u64,
     bucket_starts: Vec<u32>,
-    /// (fingerprint, slot) pairs, grouped by bucket.
-    postings: Vec<(u32, u32)>,
+    /// Slots grouped by bucket. No fingerprint is kept: a slot that shares a bucket without
+    /// sharing a variant is a false candidate that verification drops, cheaper than 4 bytes a
+    /// posting.
+    postings: Vec<u32>,
     /// Slots sorted by their first folded form, and by that form read backwards.
     pub by_prefix: Vec<u32>,
     pub by_suffix: Vec<u32>,
@@ -44,30 +46,34 @@ impl Base {
     pub fn build(records: Vec<Staged>, keys: KeyArena) -> Self {
         // Pass one counts the variants per bucket, pass two places them: no sort, and no
         // temporary copy of every posting.
+        let mut hashes = Vec::with_capacity(128);
         let mut total = 0_usize;
         for slot in 0..records.len() {
-            for_each_indexed_hash(keys.get(slot), |_| total += 1);
+            indexed_hashes(keys.get(slot), &mut hashes);
+            total += hashes.len();
         }
         let buckets = (total / 2).max(1).next_power_of_two();
         let bucket_mask = buckets as u64 - 1;
         let mut counts = vec![0_u32; buckets + 1];
         for slot in 0..records.len() {
-            for_each_indexed_hash(keys.get(slot), |h| {
-                counts[(h & bucket_mask) as usize + 1] += 1
-            });
+            indexed_hashes(keys.get(slot), &mut hashes);
+            for h in &hashes {
+                counts[(h & bucket_mask) as usize + 1] += 1;
+            }
         }
         for i in 1..counts.len() {
             counts[i] += counts[i - 1];
         }
         let bucket_starts = counts;
         let mut fill = bucket_starts.clone();
-        let mut postings = vec![(0_u32, 0_u32); total];
+        let mut postings = vec![0_u32; total];
         for slot in 0..records.len() {
-            for_each_indexed_hash(keys.get(slot), |h| {
+            indexed_hashes(keys.get(slot), &mut hashes);
+            for h in &hashes {
                 let bucket = (h & bucket_mask) as usize;
-                postings[fill[bucket] as usize] = ((h >> 32) as u32, slot as u32);
+                postings[fill[bucket] as usize] = slot as u32;
                 fill[bucket] += 1;
-            });
+            }
         }
         let mut by_prefix: Vec<u32> = (0..records.len() as u32).collect();
         by_prefix.sort_unstable_by(|a, b| keys.primary(*a as usize).cmp(keys.primary(*b as usize)));
@@ -130,13 +136,8 @@ impl Base {
     /// Adds the slots filed under `hash` to `out`.
     pub fn lookup(&self, hash: u64, out: &mut Vec<u64>) {
         let bucket = (hash & self.bucket_mask) as usize;
-        let fingerprint = (hash >> 32) as u32;
         let range = self.bucket_starts[bucket] as usize..self.bucket_starts[bucket + 1] as usize;
-        for &(fp, slot) in &self.postings[range] {
-            if fp == fingerprint {
-                out.push(u64::from(slot));
-            }
-        }
+        out.extend(self.postings[range].iter().map(|slot| u64::from(*slot)));
     }
 
     /// Bytes of memory the index holds.
@@ -148,32 +149,23 @@ impl Base {
             + self.by_id.as_ref().map_or(0, |o| o.capacity() * 4)
             + self.dead.capacity() * 8
             + self.bucket_starts.capacity() * 4
-            + self.postings.capacity() * 8
+            + self.postings.capacity() * 4
             + self.by_prefix.capacity() * 4
             + self.by_suffix.capacity() * 4
     }
 }
 
-/// Calls `each` with every hash a record is filed under: each folded form with its deletion
-/// variants, and its stripped form as it is.
-pub(crate) fn for_each_indexed_hash(keys: StoredKeys<'_>, mut each: impl FnMut(u64)) {
-    let mut emitted: [u64; 128] = [0; 128];
-    let mut count = 0;
-    let mut emit = |h: u64| {
-        // Forms of one record share many variants: file each once.
-        if emitted[..count].contains(&h) {
-            return;
-        }
-        if count < emitted.len() {
-            emitted[count] = h;
-            count += 1;
-        }
-        each(h);
-    };
+/// Every hash a record is filed under, once each, into `out`: each folded form with its
+/// deletion variants, and its stripped form as it is.
+pub(crate) fn indexed_hashes(keys: StoredKeys<'_>, out: &mut Vec<u64>) {
+    out.clear();
     for form in keys.folded() {
-        for_each_deletion_variant(form, indexed_deletions(form.len()), &mut emit);
+        let deletions = indexed_deletions(form.len() + keys.zeros());
+        for_each_deletion_variant(form, deletions, |h| out.push(h));
     }
     if let Some(stripped) = keys.stripped() {
-        emit(hash_bytes(stripped));
+        out.push(hash_bytes(stripped));
     }
+    out.sort_unstable();
+    out.dedup();
 }

@@ -5,7 +5,8 @@ use crate::distance::osa;
 use crate::explain::{explain, explain_pattern};
 use crate::makes::MakeId;
 use crate::normalise::{
-    SerialKeys, allowed_edits, for_each_deletion_variant, hash_bytes, query_deletions,
+    SerialKeys, allowed_edits, folded_alphabet, for_each_deletion_variant, hash_bytes,
+    query_deletions,
 };
 use crate::pattern::{Pattern, Token, TooFewReadable};
 use crate::record::StoredKeys;
@@ -89,9 +90,11 @@ impl CheckIndex {
             }
             self.check_serial(query.serial, &keys, make)
         };
+        // Closeness first; among matches as close, the given make first: a match at another
+        // make never outranks a same-make match of the same quality.
         found.sort_by(|a, b| {
-            (a.confidence, a.make, a.kind)
-                .cmp(&(b.confidence, b.make, b.kind))
+            (a.kind, a.make)
+                .cmp(&(b.kind, b.make))
                 .then(b.score.total_cmp(&a.score))
                 .then(a.firearm_id.cmp(&b.firearm_id))
         });
@@ -179,7 +182,8 @@ impl CheckIndex {
     ) -> Vec<Found> {
         let mut hashes = Vec::with_capacity(64);
         for form in &keys.folded {
-            for_each_deletion_variant(form, query_deletions(form.len()), |h| hashes.push(h));
+            let deletions = query_deletions(form.len() + keys.zeros);
+            for_each_deletion_variant(form, deletions, |h| hashes.push(h));
         }
         if let Some(stripped) = &keys.stripped {
             hashes.push(hash_bytes(stripped));
@@ -219,7 +223,10 @@ impl CheckIndex {
                         _ => None,
                     })
                     .collect();
-                self.lookup(hash_bytes(&readable), &mut candidates);
+                // Stored forms have no leading zeros: neither may the variant looked up.
+                let zeros = readable.iter().take_while(|b| **b == b'0').count();
+                let readable = &readable[zeros.min(readable.len().saturating_sub(1))..];
+                self.lookup(hash_bytes(readable), &mut candidates);
             }
             _ => self.pattern_range(pattern, &mut candidates),
         }
@@ -233,55 +240,202 @@ impl CheckIndex {
             .filter(|t| matches!(t, Token::Byte(_)))
             .count();
         let specificity = readable as f32 / pattern.tokens.len().max(1) as f32;
+        // A pattern may spell the record's leading zeros or leave them out; only one that
+        // starts with a zero or an unreadable character can spell them.
+        let may_spell_zeros =
+            matches!(pattern.tokens.first(), Some(Token::Byte(b'0') | Token::One));
+        let mut unstripped = Vec::new();
         candidates
             .into_iter()
             .filter_map(|candidate| {
                 let (id, record_make, _) = self.facts(candidate)?;
-                self.keys_of(candidate)
-                    .folded()
-                    .any(|form| pattern.matches(form))
-                    .then(|| {
-                        found(
-                            candidate,
-                            id,
-                            MatchKind::Pattern,
-                            relation(make, record_make),
-                            specificity,
-                        )
-                    })
+                let stored = self.keys_of(candidate);
+                let zeros = if may_spell_zeros { stored.zeros() } else { 0 };
+                let fits = stored.folded().any(|form| {
+                    pattern.matches(form)
+                        || (zeros > 0 && {
+                            unstripped.clear();
+                            unstripped.resize(zeros, b'0');
+                            unstripped.extend_from_slice(form);
+                            pattern.matches(&unstripped)
+                        })
+                });
+                fits.then(|| {
+                    found(
+                        candidate,
+                        id,
+                        MatchKind::Pattern,
+                        relation(make, record_make),
+                        specificity,
+                    )
+                })
             })
             .collect()
     }
 
-    /// Candidates sharing the pattern's readable start, or end, whichever is longer.
+    /// The slots whose first folded form starts with `prefix`.
+    fn prefix_range(&self, prefix: &[u8]) -> std::ops::Range<usize> {
+        let (order, keys) = (&self.base.by_prefix, &self.base.keys);
+        let start = order.partition_point(|s| keys.primary(*s as usize) < prefix);
+        let len = order[start..].partition_point(|s| keys.primary(*s as usize).starts_with(prefix));
+        start..start + len
+    }
+
+    /// The slots whose first folded form ends with `suffix`.
+    fn suffix_range(&self, suffix: &[u8]) -> std::ops::Range<usize> {
+        let (order, keys) = (&self.base.by_suffix, &self.base.keys);
+        let backwards = |s: &u32| keys.primary(*s as usize).iter().rev();
+        let start = order.partition_point(|s| backwards(s).lt(suffix.iter().rev()));
+        let len = order[start..].partition_point(|s| {
+            let form = keys.primary(*s as usize);
+            form.ends_with(suffix)
+        });
+        start..start + len
+    }
+
+    /// Candidates for a pattern from the sorted orders. A plan anchors on the readable start or
+    /// end, extended past its first one or two unreadable characters by spelling them every way;
+    /// a pattern without `*` and with two `?` may also spell one and look the other up as a
+    /// deletion. The plan with the fewest candidates (counting a lookup as thirty) wins.
     fn pattern_range(&self, pattern: &Pattern, out: &mut Vec<u64>) {
-        let (prefix, suffix) = (pattern.prefix(), pattern.suffix());
-        let keys = &self.base.keys;
-        if prefix.is_empty() && suffix.is_empty() {
-            out.extend((0..self.base.len() as u64).filter(|s| self.base.is_alive(*s as u32)));
-        } else if prefix.len() >= suffix.len() {
-            let order = &self.base.by_prefix;
-            let start = order.partition_point(|s| keys.primary(*s as usize) < &prefix[..]);
-            let end = start
-                + order[start..]
-                    .partition_point(|s| keys.primary(*s as usize).starts_with(&prefix));
-            out.extend(order[start..end].iter().map(|s| u64::from(*s)));
-        } else {
-            let order = &self.base.by_suffix;
-            let reversed: Vec<u8> = suffix.iter().rev().copied().collect();
-            let backwards = |s: &u32| {
-                keys.primary(*s as usize)
+        let tokens = &pattern.tokens;
+        let mut plans: Vec<(usize, Plan)> = Vec::new();
+        let head_end = tokens
+            .iter()
+            .position(|t| *t == Token::Run)
+            .unwrap_or(tokens.len());
+        let tail_start = tokens
+            .iter()
+            .rposition(|t| *t == Token::Run)
+            .map_or(0, |i| i + 1);
+        let ends: Vec<(bool, Vec<Token>)> = vec![
+            (true, tokens[..head_end].to_vec()),
+            (false, tokens[tail_start..].iter().rev().copied().collect()),
+        ];
+        // Cheap plans for both ends first: a costlier one is worked out only when they are poor.
+        for spelled_out in 0..=2_u32 {
+            // Spelling out costs lookups before it finds anything: only when it can pay.
+            let lookups = 30 * folded_alphabet().len().pow(spelled_out);
+            if plans.iter().any(|(cost, _)| *cost <= lookups) {
+                break;
+            }
+            for (at_start, ordered) in &ends {
+                let at_start = *at_start;
+                let Some(anchors) = spell_anchor(ordered, spelled_out as usize) else {
+                    continue;
+                };
+                let ranges: Vec<(bool, std::ops::Range<usize>)> = anchors
                     .iter()
-                    .rev()
-                    .copied()
-                    .collect::<Vec<u8>>()
-            };
-            let start = order.partition_point(|s| backwards(s) < reversed);
-            let end =
-                start + order[start..].partition_point(|s| backwards(s).starts_with(&reversed));
-            out.extend(order[start..end].iter().map(|s| u64::from(*s)));
+                    .filter_map(|anchor| {
+                        let anchor: Vec<u8> = if at_start {
+                            anchor.clone()
+                        } else {
+                            anchor.iter().rev().copied().collect()
+                        };
+                        self.anchor_range(at_start, &anchor).map(|r| (at_start, r))
+                    })
+                    .collect();
+                if ranges.is_empty() {
+                    continue;
+                }
+                let cost = ranges.iter().map(|(_, r)| r.len()).sum::<usize>() + 30 * anchors.len();
+                plans.push((cost, Plan::Ranges(ranges)));
+            }
+        }
+        if let Some(len) = pattern.fixed_length() {
+            let unknown: Vec<usize> = (0..len).filter(|i| tokens[*i] == Token::One).collect();
+            if unknown.len() == 2 && len >= 4 {
+                // Spell the first `?` every way; the second is then a deletion variant.
+                let hashes: Vec<u64> = folded_alphabet()
+                    .iter()
+                    .map(|c| {
+                        let mut variant: Vec<u8> = Vec::with_capacity(len);
+                        for (i, token) in tokens.iter().enumerate() {
+                            match token {
+                                Token::Byte(b) => variant.push(*b),
+                                _ if i == unknown[0] => variant.push(*c),
+                                _ => {}
+                            }
+                        }
+                        let zeros = variant.iter().take_while(|b| **b == b'0').count();
+                        hash_bytes(&variant[zeros.min(variant.len() - 1)..])
+                    })
+                    .collect();
+                plans.push((30 * hashes.len() + 200, Plan::Hashes(hashes)));
+            }
+        }
+        match plans.into_iter().min_by_key(|(cost, _)| *cost) {
+            Some((_, Plan::Ranges(ranges))) => {
+                for (by_prefix, range) in ranges {
+                    let order = if by_prefix {
+                        &self.base.by_prefix
+                    } else {
+                        &self.base.by_suffix
+                    };
+                    out.extend(order[range].iter().map(|s| u64::from(*s)));
+                }
+            }
+            Some((_, Plan::Hashes(hashes))) => {
+                for hash in hashes {
+                    self.base.lookup(hash, out);
+                }
+            }
+            // Nothing readable at either end: every record is a candidate.
+            None => {
+                out.extend((0..self.base.len() as u64).filter(|s| self.base.is_alive(*s as u32)))
+            }
         }
     }
+
+    /// The slots whose first folded form starts (or ends) with `anchor`; None when the anchor
+    /// says nothing (empty, or only leading zeros, which stored forms drop).
+    fn anchor_range(&self, at_start: bool, anchor: &[u8]) -> Option<std::ops::Range<usize>> {
+        if at_start {
+            let zeros = anchor.iter().take_while(|b| **b == b'0').count();
+            let anchor = &anchor[zeros..];
+            (!anchor.is_empty()).then(|| self.prefix_range(anchor))
+        } else {
+            (!anchor.is_empty()).then(|| self.suffix_range(anchor))
+        }
+    }
+}
+
+/// How a pattern's candidates are gathered.
+enum Plan {
+    /// Ranges of the sorted orders (true: by start).
+    Ranges(Vec<(bool, std::ops::Range<usize>)>),
+    /// Hashes looked up in the variant table.
+    Hashes(Vec<u64>),
+}
+
+/// The anchors an end of a pattern gives when its first `spelled_out` unreadable characters are
+/// spelled every way: the tokens up to the next unreadable one. None when there are not that
+/// many unreadable characters, or too few readable ones to narrow anything.
+fn spell_anchor(ordered: &[Token], spelled_out: usize) -> Option<Vec<Vec<u8>>> {
+    let mut anchors: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut seen_unknown = 0;
+    let mut readable = 0;
+    for token in ordered {
+        match token {
+            Token::Byte(b) => {
+                readable += 1;
+                anchors.iter_mut().for_each(|a| a.push(*b));
+            }
+            _ if seen_unknown == spelled_out => break,
+            _ => {
+                seen_unknown += 1;
+                anchors = anchors
+                    .iter()
+                    .flat_map(|a| {
+                        folded_alphabet()
+                            .iter()
+                            .map(move |c| [&a[..], &[*c][..]].concat())
+                    })
+                    .collect();
+            }
+        }
+    }
+    (seen_unknown == spelled_out && readable >= 1).then_some(anchors)
 }
 
 fn relation(asked: Option<Option<MakeId>>, recorded: MakeId) -> MakeRelation {
@@ -297,7 +451,8 @@ fn verify(query: &SerialKeys, stored: StoredKeys<'_>, plain_equal: bool) -> Opti
     let mut best: Option<usize> = None;
     for q in &query.folded {
         for r in stored.folded() {
-            let allowed = allowed_edits(q.len(), r.len());
+            // Leading zeros count towards a serial's length, though not towards its edits.
+            let allowed = allowed_edits(q.len() + query.zeros, r.len() + stored.zeros());
             if let Some(d) = osa(
                 q,
                 r,

@@ -424,7 +424,10 @@ pub fn explain_pattern(typed: &str, recorded: &str) -> Vec<Difference> {
                 } else {
                     r.len().saturating_sub(at).min(spare)
                 };
-                let run: String = r[at..at + take].iter().map(|c| c.typed).collect();
+                let run: String = r[at.min(r.len())..(at + take).min(r.len())]
+                    .iter()
+                    .map(|c| c.typed)
+                    .collect();
                 if !run.is_empty() {
                     out.push(Difference::new(
                         DifferenceKind::Unreadable,
@@ -541,5 +544,12 @@ mod tests {
             .map(|d| d.description)
             .collect();
         assert_eq!(words, ["unreadable run at position 1 stands for AB"]);
+    }
+
+    #[test]
+    fn a_pattern_longer_than_the_serial_it_matched_explains_without_failing() {
+        // Leading zeros a pattern spells may be missing from the record's plain form.
+        let _ = explain_pattern("00?1*", "1");
+        let _ = explain_pattern("???????*", "12");
     }
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use check::{CheckOutcome, CheckQuery, QueryError};
 pub use explain::{Difference, DifferenceKind};
 
-use base::{Base, Staged, for_each_indexed_hash};
+use base::{Base, Staged, indexed_hashes};
 use delta::Delta;
 use makes::MakeTable;
 use normalise::{SerialKeys, hash_bytes, plain_string};
@@ -146,7 +146,7 @@ impl CheckIndex {
         let mut arena = KeyArena::default();
         arena.push(record.serial, &keys);
         let mut hashes = Vec::new();
-        for_each_indexed_hash(arena.get(0), |h| hashes.push(h));
+        indexed_hashes(arena.get(0), &mut hashes);
         // The new version is findable before the old one dies: a check in between sees one
         // of them, never neither.
         let replaced = self.delta.push(

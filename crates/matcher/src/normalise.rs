@@ -14,46 +14,79 @@ pub const MAX_FOLDED_FORMS: usize = 8;
 /// Longest folded form considered, in bytes; longer serials are cut (they are never typed).
 pub const MAX_KEY_BYTES: usize = 40;
 
-/// How a Cyrillic capital reads in Latin: (look-alike, transliteration).
-fn cyrillic(c: char) -> Option<(&'static str, &'static str)> {
-    Some(match c {
-        'А' => ("A", "A"),
-        'Б' => ("B", "B"),
-        'В' => ("B", "V"),
-        'Г' => ("G", "G"),
-        'Д' => ("D", "D"),
-        'Е' => ("E", "E"),
-        'Ё' => ("E", "YO"),
-        'Ж' => ("ZH", "ZH"),
-        'З' => ("3", "Z"),
-        'И' => ("I", "I"),
-        'Й' => ("Y", "Y"),
-        'К' => ("K", "K"),
-        'Л' => ("L", "L"),
-        'М' => ("M", "M"),
-        'Н' => ("H", "N"),
-        'О' => ("O", "O"),
-        'П' => ("P", "P"),
-        'Р' => ("P", "R"),
-        'С' => ("C", "S"),
-        'Т' => ("T", "T"),
-        'У' => ("Y", "U"),
-        'Ф' => ("F", "F"),
-        'Х' => ("X", "KH"),
-        'Ц' => ("TS", "TS"),
-        'Ч' => ("CH", "CH"),
-        'Ш' => ("SH", "SH"),
-        'Щ' => ("SHCH", "SHCH"),
-        'Ъ' | 'Ь' => ("", ""),
-        'Ы' => ("Y", "Y"),
-        'Э' => ("E", "E"),
-        'Ю' => ("YU", "YU"),
-        'Я' => ("YA", "YA"),
-        'І' => ("I", "I"),
-        'Ї' => ("I", "YI"),
-        'Є' => ("E", "YE"),
-        'Ґ' => ("G", "G"),
-        _ => return None,
+/// The Cyrillic capitals Armstrace reads, each with its Latin look-alike (if it has one) and its
+/// transliteration. A letter without a look-alike reads, in the look-alike form, as a byte of its
+/// own (0x80 + its place here), so that one mistyped Cyrillic letter is one edit, not two.
+const CYRILLIC: &[(char, Option<u8>, &str)] = &[
+    ('А', Some(b'A'), "A"),
+    ('Б', None, "B"),
+    ('В', Some(b'B'), "V"),
+    ('Г', None, "G"),
+    ('Д', None, "D"),
+    ('Е', Some(b'E'), "E"),
+    ('Ё', Some(b'E'), "YO"),
+    ('Ж', None, "ZH"),
+    ('З', Some(b'3'), "Z"),
+    ('И', None, "I"),
+    ('Й', None, "Y"),
+    ('К', Some(b'K'), "K"),
+    ('Л', None, "L"),
+    ('М', Some(b'M'), "M"),
+    ('Н', Some(b'H'), "N"),
+    ('О', Some(b'O'), "O"),
+    ('П', None, "P"),
+    ('Р', Some(b'P'), "R"),
+    ('С', Some(b'C'), "S"),
+    ('Т', Some(b'T'), "T"),
+    ('У', Some(b'Y'), "U"),
+    ('Ф', None, "F"),
+    ('Х', Some(b'X'), "KH"),
+    ('Ц', None, "TS"),
+    ('Ч', None, "CH"),
+    ('Ш', None, "SH"),
+    ('Щ', None, "SHCH"),
+    ('Ъ', None, ""),
+    ('Ы', None, "Y"),
+    ('Ь', None, ""),
+    ('Э', None, "E"),
+    ('Ю', None, "YU"),
+    ('Я', None, "YA"),
+    ('І', Some(b'I'), "I"),
+    ('Ї', None, "YI"),
+    ('Є', None, "YE"),
+    ('Ґ', None, "G"),
+];
+
+/// How a Cyrillic capital reads: (look-alike form, transliteration), both folded.
+fn cyrillic(c: char) -> Option<(Vec<u8>, Vec<u8>)> {
+    let place = CYRILLIC.iter().position(|(letter, _, _)| *letter == c)?;
+    let (_, lookalike, translit) = CYRILLIC[place];
+    let translit: Vec<u8> = translit.bytes().map(fold_confusable).collect();
+    let lookalike = match lookalike {
+        Some(latin) => vec![fold_confusable(latin)],
+        // Hard and soft signs are not marked on metal: they read as nothing either way.
+        None if translit.is_empty() => Vec::new(),
+        None => vec![0x80 + place as u8],
+    };
+    Some((lookalike, translit))
+}
+
+/// Every byte a folded form can hold for one character: digits, the Latin letters that do not
+/// fold into digits, and the Cyrillic letters that read as a byte of their own.
+pub fn folded_alphabet() -> &'static [u8] {
+    static ALPHABET: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ALPHABET.get_or_init(|| {
+        let mut alphabet: Vec<u8> = (b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .filter(|b| fold_confusable(*b) == *b)
+            .collect();
+        alphabet.extend(CYRILLIC.iter().filter_map(|(c, _, _)| match cyrillic(*c) {
+            Some((lookalike, _)) if lookalike.len() == 1 && lookalike[0] >= 0x80 => {
+                Some(lookalike[0])
+            }
+            _ => None,
+        }));
+        alphabet
     })
 }
 
@@ -105,44 +138,49 @@ pub fn plain_string(serial: &str) -> String {
 
 /// How one plain character reads: one form, or two for a Cyrillic letter whose look-alike and
 /// transliteration differ.
-fn readings(c: char) -> (String, Option<String>) {
-    let fold = |text: &str| -> String {
-        text.bytes()
-            .map(|b| fold_confusable(b) as char)
-            .collect::<String>()
-    };
+fn readings(c: char) -> (Vec<u8>, Option<Vec<u8>>) {
     if c.is_ascii_alphanumeric() {
-        return (
-            (fold_confusable(c.to_ascii_uppercase() as u8) as char).to_string(),
-            None,
-        );
+        return (vec![fold_confusable(c.to_ascii_uppercase() as u8)], None);
     }
     if let Some((lookalike, translit)) = cyrillic(c) {
-        let (a, b) = (fold(lookalike), fold(translit));
-        return if a == b { (a, None) } else { (a, Some(b)) };
+        return if lookalike == translit {
+            (lookalike, None)
+        } else {
+            (lookalike, Some(translit))
+        };
     }
     let mut other = String::new();
     other.extend(c.to_uppercase());
-    (other, None)
+    (other.into_bytes(), None)
+}
+
+/// How many leading characters read as zero (at most all but one).
+pub fn leading_zeros(chars: &[char]) -> usize {
+    chars
+        .iter()
+        .take_while(|c| readings(**c).0 == b"0")
+        .count()
+        .min(chars.len().saturating_sub(1))
 }
 
 /// The folded forms of a plain serial, the look-alike reading first; at most
 /// [`MAX_FOLDED_FORMS`], leading zeros dropped, each at most [`MAX_KEY_BYTES`].
 pub fn folded_forms(chars: &[char]) -> Vec<Vec<u8>> {
-    let mut forms: Vec<String> = vec![String::new()];
-    let mut uniform_alternative: Option<String> = None;
+    let chars = &chars[leading_zeros(chars)..];
+    let mut forms: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut uniform_alternative: Option<Vec<u8>> = None;
     for &c in chars {
         let (first, second) = readings(c);
         match second {
             Some(second) if forms.len() * 2 < MAX_FOLDED_FORMS => {
                 let mut doubled = Vec::with_capacity(forms.len() * 2);
                 for form in &forms {
-                    doubled.push(format!("{form}{first}"));
-                    doubled.push(format!("{form}{second}"));
+                    doubled.push([&form[..], &first[..]].concat());
+                    doubled.push([&form[..], &second[..]].concat());
                 }
                 forms = doubled;
                 if let Some(alt) = &mut uniform_alternative {
-                    alt.push_str(&second);
+                    alt.extend_from_slice(&second);
                 }
             }
             Some(second) => {
@@ -150,16 +188,16 @@ pub fn folded_forms(chars: &[char]) -> Vec<Vec<u8>> {
                 // and one all-transliterated reading.
                 let alt = uniform_alternative.get_or_insert_with(|| forms[forms.len() - 1].clone());
                 for form in &mut forms {
-                    form.push_str(&first);
+                    form.extend_from_slice(&first);
                 }
-                alt.push_str(&second);
+                alt.extend_from_slice(&second);
             }
             None => {
                 for form in &mut forms {
-                    form.push_str(&first);
+                    form.extend_from_slice(&first);
                 }
                 if let Some(alt) = &mut uniform_alternative {
-                    alt.push_str(&first);
+                    alt.extend_from_slice(&first);
                 }
             }
         }
@@ -168,25 +206,14 @@ pub fn folded_forms(chars: &[char]) -> Vec<Vec<u8>> {
         forms.push(alt);
     }
     let mut keys: Vec<Vec<u8>> = Vec::with_capacity(forms.len());
-    for form in forms {
-        let key = finish_key(form.as_bytes());
-        if !keys.contains(&key) {
-            keys.push(key);
+    for mut form in forms {
+        form.truncate(MAX_KEY_BYTES);
+        if !keys.contains(&form) {
+            keys.push(form);
         }
     }
     keys.truncate(MAX_FOLDED_FORMS);
     keys
-}
-
-/// Drops leading zeros (keeping one character) and cuts to [`MAX_KEY_BYTES`].
-fn finish_key(bytes: &[u8]) -> Vec<u8> {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b'0')
-        .unwrap_or(bytes.len().saturating_sub(1));
-    let mut key = bytes[start..].to_vec();
-    key.truncate(MAX_KEY_BYTES);
-    key
 }
 
 /// The plain characters with letters embedded between digits removed (runs of one or two
@@ -218,6 +245,9 @@ pub struct SerialKeys {
     pub folded: Vec<Vec<u8>>,
     /// The folded stripped form, when the serial has letters embedded between digits.
     pub stripped: Option<Vec<u8>>,
+    /// How many leading zeros the folded forms dropped: a serial's length for deciding how many
+    /// typing errors it tolerates counts them.
+    pub zeros: usize,
 }
 
 impl SerialKeys {
@@ -228,7 +258,11 @@ impl SerialKeys {
         let stripped = strip_embedded_letters(&chars)
             .map(|kept| folded_forms(&kept).swap_remove(0))
             .filter(|key| !folded.contains(key));
-        SerialKeys { folded, stripped }
+        SerialKeys {
+            folded,
+            stripped,
+            zeros: leading_zeros(&chars),
+        }
     }
 
     /// The look-alike folded form: the one sorted indexes use.
@@ -258,42 +292,35 @@ pub const MIN_LEN_TWO_EDITS: usize = 8;
 /// Shortest query form that looks for two-edit neighbours.
 pub const MIN_QUERY_LEN_TWO_EDITS: usize = 6;
 
-/// Calls `each` with the hash of `key` and of every distinct form of it with up to `deletions`
-/// bytes removed.
+/// Calls `each` with the hash of `key` and of every form of it with up to `deletions` bytes
+/// removed. A form may come more than once (deleting either of two equal bytes gives the same);
+/// callers that need each once sort and deduplicate.
 pub fn for_each_deletion_variant(key: &[u8], deletions: usize, mut each: impl FnMut(u64)) {
     each(hash_bytes(key));
     if deletions == 0 || key.is_empty() {
         return;
     }
-    let mut seen: Vec<u64> = Vec::with_capacity(key.len() * key.len() / 2 + key.len());
-    let mut buffer = Vec::with_capacity(key.len());
+    let mut once = Vec::with_capacity(key.len());
+    let mut twice = Vec::with_capacity(key.len());
     for i in 0..key.len() {
         // Deleting either of two equal neighbours gives the same form: skip the repeat.
         if i > 0 && key[i] == key[i - 1] {
             continue;
         }
-        buffer.clear();
-        buffer.extend_from_slice(&key[..i]);
-        buffer.extend_from_slice(&key[i + 1..]);
-        let h = hash_bytes(&buffer);
-        if !seen.contains(&h) {
-            seen.push(h);
-            each(h);
-        }
+        once.clear();
+        once.extend_from_slice(&key[..i]);
+        once.extend_from_slice(&key[i + 1..]);
+        each(hash_bytes(&once));
         if deletions >= 2 {
-            let once = buffer.clone();
-            for j in 0..once.len() {
-                if j > 0 && once[j] == once[j - 1] {
+            // Deleting j < i from the once-deleted form is covered when i was j: start at i.
+            for j in i..once.len() {
+                if j > i && once[j] == once[j - 1] {
                     continue;
                 }
-                buffer.clear();
-                buffer.extend_from_slice(&once[..j]);
-                buffer.extend_from_slice(&once[j + 1..]);
-                let h = hash_bytes(&buffer);
-                if !seen.contains(&h) {
-                    seen.push(h);
-                    each(h);
-                }
+                twice.clear();
+                twice.extend_from_slice(&once[..j]);
+                twice.extend_from_slice(&once[j + 1..]);
+                each(hash_bytes(&twice));
             }
         }
     }
@@ -337,19 +364,15 @@ pub fn allowed_edits(a: usize, b: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn keys(serial: &str) -> Vec<String> {
-        SerialKeys::of(serial)
-            .folded
-            .into_iter()
-            .map(|k| String::from_utf8(k).unwrap())
-            .collect()
+    fn keys(serial: &str) -> Vec<Vec<u8>> {
+        SerialKeys::of(serial).folded
     }
 
     #[test]
     fn separators_case_and_leading_zeros_do_not_matter() {
         assert_eq!(keys("ab-12.34 5"), keys("AB12345"));
         assert_eq!(keys("0012345"), keys("12345"));
-        assert_eq!(keys("000"), ["0"]);
+        assert_eq!(keys("000"), [b"0"]);
     }
 
     #[test]
@@ -364,7 +387,7 @@ mod tests {
         let forms = keys("РХ 1234");
         assert!(forms.contains(&keys("PX1234")[0]), "{forms:?}");
         assert!(forms.contains(&keys("RKH1234")[0]), "{forms:?}");
-        assert_eq!(keys("ЖВ4521")[0], keys("ZHB4521")[0]);
+        assert!(keys("ЖВ4521").contains(&keys("ZHB4521")[0]));
         assert!(keys("ЖВ4521").contains(&keys("ZHV4521")[0]));
         assert!(keys("ЛК4412").contains(&keys("LK4412")[0]));
     }
@@ -373,6 +396,13 @@ mod tests {
     fn latin_typed_with_cyrillic_look_alikes_reads_as_latin() {
         assert_eq!(keys("РХ1234")[0], keys("PX1234")[0]);
         assert_eq!(keys("АВС123")[0], keys("ABC123")[0]);
+    }
+
+    #[test]
+    fn a_cyrillic_letter_without_a_latin_look_alike_is_one_character() {
+        assert_eq!(keys("ЯЛ0839")[0].len(), 6);
+        assert_eq!(SerialKeys::of("ЧЛ0839").folded[0].len(), 6);
+        assert_eq!(SerialKeys::of("0012345").zeros, 2);
     }
 
     #[test]
@@ -395,14 +425,15 @@ mod tests {
     }
 
     #[test]
-    fn deletion_variants_are_distinct_and_include_the_key() {
+    fn deletion_variants_include_the_key_and_every_deletion() {
         let mut hashes = Vec::new();
         for_each_deletion_variant(b"1123", 1, |h| hashes.push(h));
         assert_eq!(hashes[0], hash_bytes(b"1123"));
-        let mut unique = hashes.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), hashes.len());
         assert_eq!(hashes.len(), 4, "1123 -> itself, 123, 113, 112");
+        let mut twice = Vec::new();
+        for_each_deletion_variant(b"12345", 2, |h| twice.push(h));
+        for form in [&b"345"[..], b"125", b"135", b"2345", b"12345"] {
+            assert!(twice.contains(&hash_bytes(form)), "{form:?}");
+        }
     }
 }

@@ -35,8 +35,7 @@ impl Pattern {
     }
 
     /// Reads a pattern: separators are dropped, letters and digits folded like stored serials
-    /// (a Cyrillic letter by its look-alike), leading zeros of a pattern that starts readable
-    /// dropped.
+    /// (a Cyrillic letter by its look-alike); leading zeros are kept as typed.
     pub fn parse(serial: &str) -> Result<Self, TooFewReadable> {
         let mut tokens = Vec::new();
         for c in serial.chars() {
@@ -57,11 +56,6 @@ impl Pattern {
                 }
                 _ => {}
             }
-        }
-        while tokens.first() == Some(&Token::Byte(b'0'))
-            && tokens.iter().skip(1).any(|t| matches!(t, Token::Byte(_)))
-        {
-            tokens.remove(0);
         }
         let readable = tokens
             .iter()
@@ -106,8 +100,28 @@ impl Pattern {
 
     /// Whether `key` matches the whole pattern.
     pub fn matches(&self, key: &[u8]) -> bool {
-        glob(&self.tokens, key)
+        let runs = self.tokens.iter().filter(|t| **t == Token::Run).count();
+        let fixed = self.tokens.len() - runs;
+        // The shapes officers type (no run, or one at an end) match position by position.
+        match (runs, self.tokens.first(), self.tokens.last()) {
+            (0, _, _) => key.len() == fixed && positionwise(&self.tokens, key),
+            (1, Some(Token::Run), _) => {
+                key.len() >= fixed && positionwise(&self.tokens[1..], &key[key.len() - fixed..])
+            }
+            (1, _, Some(Token::Run)) => {
+                key.len() >= fixed && positionwise(&self.tokens[..fixed], &key[..fixed])
+            }
+            _ => glob(&self.tokens, key),
+        }
     }
+}
+
+/// Tokens without runs against a key of the same length.
+fn positionwise(tokens: &[Token], key: &[u8]) -> bool {
+    tokens.iter().zip(key).all(|(t, b)| match t {
+        Token::Byte(expected) => expected == b,
+        _ => true,
+    })
 }
 
 fn glob(tokens: &[Token], key: &[u8]) -> bool {

@@ -22,6 +22,7 @@ impl KeyArena {
         let serial = truncate(serial.as_bytes(), 250);
         self.bytes.push(serial.len() as u8);
         self.bytes.extend_from_slice(serial);
+        self.bytes.push(keys.zeros.min(255) as u8);
         self.bytes.push(keys.folded.len() as u8);
         for form in &keys.folded {
             self.bytes.push(form.len() as u8);
@@ -77,7 +78,12 @@ impl<'a> StoredKeys<'a> {
     }
 
     fn after_serial(&self) -> &'a [u8] {
-        &self.0[1 + self.0[0] as usize..]
+        &self.0[2 + self.0[0] as usize..]
+    }
+
+    /// How many leading zeros the folded forms dropped.
+    pub fn zeros(&self) -> usize {
+        self.0[1 + self.0[0] as usize] as usize
     }
 
     /// The folded forms, look-alike reading first.
@@ -126,6 +132,7 @@ mod tests {
                 keys.folded
             );
             assert_eq!(stored.stripped().map(<[u8]>::to_vec), keys.stripped);
+            assert_eq!(stored.zeros(), keys.zeros);
         }
     }
 }

@@ -291,3 +291,35 @@ fn when_many_records_are_as_close_the_outcome_says_how_many() {
     assert_eq!(outcome.matches.len(), 10);
     assert_eq!((outcome.total, outcome.equally_close), (45, 45));
 }
+
+#[test]
+fn a_pattern_may_spell_leading_zeros_or_leave_them_out() {
+    let index = CheckIndex::build(
+        [
+            (1, "01160"),
+            (2, "042014"),
+            (3, "0928149"),
+            (4, "06813"),
+            (5, "777"),
+        ]
+        .iter()
+        .map(|(id, serial)| IndexRecord {
+            firearm_id: *id,
+            serial,
+            make: "Walther",
+        }),
+    );
+    for (serial, id) in [
+        ("0116*", 1),
+        ("116*", 1),
+        ("0420*", 2),
+        ("09?81?9", 3),
+        ("?68?3", 4),
+    ] {
+        assert_eq!(
+            check(&index, serial, None).first().map(|f| f.0),
+            Some(id),
+            "{serial}"
+        );
+    }
+}

@@ -73,7 +73,7 @@ pub async fn run(args: CheckBenchArgs) -> anyhow::Result<()> {
 
     println!("making {} queries …", args.queries);
     let cases = make_cases(&index, &records, &args);
-    report_quality(&index, &cases);
+    report_quality(&index, &records, &cases);
     report_speed(&index, &cases);
     Ok(())
 }
@@ -203,7 +203,7 @@ fn resolvable(
     as_close.max(intended.len()) <= 10
 }
 
-fn report_quality(index: &CheckIndex, cases: &[Case]) {
+fn report_quality(index: &CheckIndex, records: &[(String, String)], cases: &[Case]) {
     println!();
     println!(
         "{:<16} {:>7} {:>10} {:>9} {:>12}",
@@ -261,6 +261,41 @@ fn report_quality(index: &CheckIndex, cases: &[Case]) {
                     })
             })
             .collect();
+        if let Some(show) = std::env::var("ARMSTRACE_BENCH_MISSES")
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            for case in of_kind
+                .iter()
+                .zip(&found)
+                .filter(|(c, f)| c.resolvable && !**f)
+                .map(|(c, _)| c)
+                .take(show)
+            {
+                let outcome = index.check(&CheckQuery {
+                    serial: &case.serial,
+                    make: case.make.as_deref(),
+                    limit: 10,
+                });
+                let top: Vec<String> = outcome
+                    .map(|o| {
+                        o.matches
+                            .iter()
+                            .map(|m| format!("{}:{}:{:?}", m.firearm_id, m.recorded_serial, m.kind))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let intended: Vec<String> = case
+                    .intended
+                    .iter()
+                    .map(|id| format!("{id}:{}", records[*id as usize - 1].0))
+                    .collect();
+                println!(
+                    "  missed {:?} make {:?} intended {intended:?} got {top:?}",
+                    case.serial, case.make
+                );
+            }
+        }
         let resolvable = of_kind.iter().filter(|c| c.resolvable).count();
         let found_resolvable = of_kind
             .iter()
@@ -293,6 +328,19 @@ fn report_speed(index: &CheckIndex, cases: &[Case]) {
         let t = Instant::now();
         run(case);
         timings.push((case.kind, t.elapsed()));
+    }
+    if std::env::var_os("ARMSTRACE_BENCH_SLOWEST").is_some() {
+        let mut slowest: Vec<(Duration, &Case)> =
+            timings.iter().map(|(_, d)| *d).zip(cases).collect();
+        slowest.sort_by(|a, b| b.0.cmp(&a.0));
+        for (took, case) in slowest.iter().take(15) {
+            println!(
+                "  slow {:>8.1}µs {:?} {:?}",
+                micros(*took),
+                case.serial,
+                case.make
+            );
+        }
     }
     let one_core = cases.len() as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
