@@ -3,7 +3,7 @@
 //! two sorted orders (by form, and by reversed form) serve serials with unreadable parts.
 //! A record changed or deleted later is marked dead here and lives on in the delta.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::makes::MakeId;
 use crate::normalise::{for_each_deletion_variant, hash_bytes, indexed_deletions};
@@ -11,9 +11,8 @@ use crate::record::{KeyArena, StoredKeys};
 
 /// The immutable part of the index.
 pub(crate) struct Base {
-    pub ids: Vec<i64>,
-    pub makes: Vec<MakeId>,
-    pub plain_hashes: Vec<u32>,
+    /// What a check needs of each slot, side by side so that one memory read brings it all.
+    pub slots: Vec<SlotFacts>,
     pub keys: KeyArena,
     /// Slot order by firearm id, when the records did not arrive in id order.
     by_id: Option<Vec<u32>>,
@@ -27,6 +26,14 @@ pub(crate) struct Base {
     /// Slots sorted by their first folded form, and by that form read backwards.
     pub by_prefix: Vec<u32>,
     pub by_suffix: Vec<u32>,
+}
+
+/// The id, make and plain-form hash of one slot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotFacts {
+    pub id: i64,
+    pub make: MakeId,
+    pub plain_hash: u32,
 }
 
 /// One record handed to the index.
@@ -45,36 +52,62 @@ impl Base {
     /// Builds the table from records and their keys (slot `i` is `records[i]`).
     pub fn build(records: Vec<Staged>, keys: KeyArena) -> Self {
         // Pass one counts the variants per bucket, pass two places them: no sort, and no
-        // temporary copy of every posting.
+        // temporary copy of every posting. Both passes share the slots out among all cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .max(1);
+        let sample = records.len().min(10_000);
         let mut hashes = Vec::with_capacity(128);
-        let mut total = 0_usize;
-        for slot in 0..records.len() {
-            indexed_hashes(keys.get(slot), &mut hashes);
-            total += hashes.len();
-        }
-        let buckets = (total / 2).max(1).next_power_of_two();
+        let sampled: usize = (0..sample)
+            .map(|slot| {
+                indexed_hashes(keys.get(slot), &mut hashes);
+                hashes.len()
+            })
+            .sum();
+        let estimate = (sampled * records.len()).checked_div(sample).unwrap_or(0);
+        let buckets = (estimate / 2).max(1).next_power_of_two();
         let bucket_mask = buckets as u64 - 1;
-        let mut counts = vec![0_u32; buckets + 1];
-        for slot in 0..records.len() {
-            indexed_hashes(keys.get(slot), &mut hashes);
-            for h in &hashes {
-                counts[(h & bucket_mask) as usize + 1] += 1;
+        let counts: Vec<AtomicU32> = (0..=buckets).map(|_| AtomicU32::new(0)).collect();
+        let count = records.len();
+        let share = count.div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for first in (0..count).step_by(share) {
+                let (keys, counts) = (&keys, &counts);
+                scope.spawn(move || {
+                    let mut hashes = Vec::with_capacity(128);
+                    for slot in first..(first + share).min(count) {
+                        indexed_hashes(keys.get(slot), &mut hashes);
+                        for h in &hashes {
+                            counts[(h & bucket_mask) as usize + 1].fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
             }
+        });
+        let mut bucket_starts: Vec<u32> = counts.into_iter().map(AtomicU32::into_inner).collect();
+        for i in 1..bucket_starts.len() {
+            bucket_starts[i] += bucket_starts[i - 1];
         }
-        for i in 1..counts.len() {
-            counts[i] += counts[i - 1];
-        }
-        let bucket_starts = counts;
-        let mut fill = bucket_starts.clone();
-        let mut postings = vec![0_u32; total];
-        for slot in 0..records.len() {
-            indexed_hashes(keys.get(slot), &mut hashes);
-            for h in &hashes {
-                let bucket = (h & bucket_mask) as usize;
-                postings[fill[bucket] as usize] = slot as u32;
-                fill[bucket] += 1;
+        let total = bucket_starts[buckets] as usize;
+        let fill: Vec<AtomicU32> = bucket_starts.iter().map(|s| AtomicU32::new(*s)).collect();
+        let postings: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(0)).collect();
+        std::thread::scope(|scope| {
+            for first in (0..count).step_by(share) {
+                let (keys, fill, postings) = (&keys, &fill, &postings);
+                scope.spawn(move || {
+                    let mut hashes = Vec::with_capacity(128);
+                    for slot in first..(first + share).min(count) {
+                        indexed_hashes(keys.get(slot), &mut hashes);
+                        for h in &hashes {
+                            let at =
+                                fill[(h & bucket_mask) as usize].fetch_add(1, Ordering::Relaxed);
+                            postings[at as usize].store(slot as u32, Ordering::Relaxed);
+                        }
+                    }
+                });
             }
-        }
+        });
+        let postings: Vec<u32> = postings.into_iter().map(AtomicU32::into_inner).collect();
         let mut by_prefix: Vec<u32> = (0..records.len() as u32).collect();
         by_prefix.sort_unstable_by(|a, b| keys.primary(*a as usize).cmp(keys.primary(*b as usize)));
         let mut by_suffix = by_prefix.clone();
@@ -84,19 +117,24 @@ impl Base {
                 .rev()
                 .cmp(keys.primary(*b as usize).iter().rev())
         });
-        let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
-        let by_id = (!ids.is_sorted()).then(|| {
-            let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-            order.sort_unstable_by_key(|slot| ids[*slot as usize]);
+        let slots: Vec<SlotFacts> = records
+            .iter()
+            .map(|r| SlotFacts {
+                id: r.id,
+                make: r.make,
+                plain_hash: r.plain_hash,
+            })
+            .collect();
+        let by_id = (!slots.is_sorted_by_key(|s| s.id)).then(|| {
+            let mut order: Vec<u32> = (0..slots.len() as u32).collect();
+            order.sort_unstable_by_key(|slot| slots[*slot as usize].id);
             order
         });
         Base {
-            makes: records.iter().map(|r| r.make).collect(),
-            plain_hashes: records.iter().map(|r| r.plain_hash).collect(),
-            dead: (0..records.len().div_ceil(64))
+            dead: (0..slots.len().div_ceil(64))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            ids,
+            slots,
             keys,
             by_id,
             bucket_mask,
@@ -109,15 +147,19 @@ impl Base {
 
     /// Number of slots, dead or alive.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.slots.len()
     }
 
     /// The slot holding `id`, if any.
     pub fn slot_of(&self, id: i64) -> Option<u32> {
         match &self.by_id {
-            None => self.ids.binary_search(&id).ok().map(|s| s as u32),
+            None => self
+                .slots
+                .binary_search_by_key(&id, |s| s.id)
+                .ok()
+                .map(|s| s as u32),
             Some(order) => order
-                .binary_search_by_key(&id, |slot| self.ids[*slot as usize])
+                .binary_search_by_key(&id, |slot| self.slots[*slot as usize].id)
                 .ok()
                 .map(|i| order[i]),
         }
@@ -142,9 +184,7 @@ impl Base {
 
     /// Bytes of memory the index holds.
     pub fn memory_bytes(&self) -> usize {
-        self.ids.capacity() * 8
-            + self.makes.capacity() * 4
-            + self.plain_hashes.capacity() * 4
+        self.slots.capacity() * std::mem::size_of::<SlotFacts>()
             + self.keys.memory_bytes()
             + self.by_id.as_ref().map_or(0, |o| o.capacity() * 4)
             + self.dead.capacity() * 8

@@ -157,9 +157,9 @@ impl CheckIndex {
             self.base.is_alive(slot).then(|| {
                 let s = slot as usize;
                 (
-                    self.base.ids[s],
-                    self.base.makes[s],
-                    self.base.plain_hashes[s],
+                    self.base.slots[s].id,
+                    self.base.slots[s].make,
+                    self.base.slots[s].plain_hash,
                 )
             })
         }

@@ -9,11 +9,19 @@ pub fn osa(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
     if a == b {
         return Some(0);
     }
+    // Folded forms are at most MAX_KEY_BYTES long: three rows on the stack, two back for
+    // transpositions, no allocation on the hot path.
+    const ROW: usize = crate::normalise::MAX_KEY_BYTES + 1;
+    if b.len() >= ROW {
+        return osa(&a[..a.len().min(ROW - 1)], &b[..ROW - 1], max);
+    }
     let width = b.len() + 1;
-    // Three rows: two back for transpositions.
-    let mut before = vec![0_usize; width];
-    let mut previous: Vec<usize> = (0..width).collect();
-    let mut current = vec![0_usize; width];
+    let mut before = [0_usize; ROW];
+    let mut previous = [0_usize; ROW];
+    let mut current = [0_usize; ROW];
+    for (j, cell) in previous.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
     for i in 1..=a.len() {
         current[0] = i;
         let mut row_min = current[0];

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::normalise::{TypedChar, fold_confusable, is_cyrillic, plain};
+use crate::normalise::{TypedChar, is_cyrillic, plain};
 
 /// What kind of difference between the typed and the recorded serial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -64,30 +64,58 @@ impl Difference {
     }
 }
 
-/// The ways a character may read: its look-alike and its transliteration, folded.
-fn readings(c: char) -> Vec<Vec<u8>> {
-    let forms = crate::normalise::folded_forms(&[c]);
-    if forms.is_empty() || forms[0].is_empty() {
-        // A lone zero folds to "0"; a hard or soft sign reads as nothing.
-        return vec![if c.is_ascii() {
-            vec![fold_confusable(c as u8)]
-        } else {
-            Vec::new()
-        }];
-    }
-    forms
+/// One way a character reads, folded: at most four bytes (Щ reads SHCH).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Reading {
+    bytes: [u8; 4],
+    len: u8,
 }
 
-/// The readings of each character of a serial, worked out once per explanation.
-struct Readings(Vec<Vec<Vec<u8>>>);
+impl Reading {
+    fn new(bytes: &[u8]) -> Self {
+        let mut reading = Reading {
+            bytes: [0; 4],
+            len: bytes.len().min(4) as u8,
+        };
+        reading.bytes[..reading.len as usize].copy_from_slice(&bytes[..reading.len as usize]);
+        reading
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+/// The readings of each character of a serial (look-alike, and transliteration when it
+/// differs), worked out once per explanation.
+struct Readings(Vec<(Reading, Option<Reading>)>);
 
 impl Readings {
     fn of(chars: &[TypedChar]) -> Self {
-        Readings(chars.iter().map(|c| readings(c.typed)).collect())
+        Readings(
+            chars
+                .iter()
+                .map(|c| {
+                    let (first, second) = crate::normalise::readings(c.typed);
+                    (Reading::new(&first), second.map(|s| Reading::new(&s)))
+                })
+                .collect(),
+        )
+    }
+
+    fn each(&self, i: usize) -> impl Iterator<Item = &Reading> {
+        let (first, second) = &self.0[i];
+        std::iter::once(first).chain(second.iter())
+    }
+
+    /// Whether character `i` reads as more than one character (Ж as ZH): only such a character
+    /// can be spelled by several.
+    fn spelled_by_several(&self, i: usize) -> bool {
+        self.each(i).any(|r| r.len > 1)
     }
 
     fn compatible(&self, i: usize, other: &Readings, j: usize) -> bool {
-        self.0[i].iter().any(|r| other.0[j].contains(r))
+        self.each(i).any(|r| other.each(j).any(|o| o == r))
     }
 
     /// Whether the characters `run` together spell one reading of `other[j]`.
@@ -95,13 +123,24 @@ impl Readings {
         if run.len() < 2 {
             return false;
         }
-        let typed: Vec<u8> = run.flat_map(|i| self.0[i][0].iter().copied()).collect();
-        other.0[j].contains(&typed)
+        other
+            .each(j)
+            .filter(|reading| reading.len as usize >= run.len())
+            .any(|reading| {
+                let mut rest = reading.as_slice();
+                for i in run.clone() {
+                    match rest.strip_prefix(self.0[i].0.as_slice()) {
+                        Some(after) => rest = after,
+                        None => return false,
+                    }
+                }
+                rest.is_empty()
+            })
     }
 }
 
 fn reads_as_zero(c: char) -> bool {
-    readings(c).iter().any(|r| r == b"0")
+    crate::normalise::readings(c).0 == b"0"
 }
 
 fn describe_char(c: char) -> String {
@@ -192,12 +231,14 @@ fn align(q: &[TypedChar], r: &[TypedChar]) -> Vec<Difference> {
     let (n, m) = (q.len(), r.len());
     let (qr, rr) = (Readings::of(q), Readings::of(r));
     let compatible = |i: usize, j: usize| q[i].typed == r[j].typed || qr.compatible(i, &rr, j);
-    let mut cost = vec![vec![usize::MAX / 2; m + 1]; n + 1];
-    let mut step = vec![vec![Step::Same; m + 1]; n + 1];
+    let width = m + 1;
+    let mut cost = vec![usize::MAX / 2; (n + 1) * width];
+    let mut step = vec![Step::Same; (n + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
     for i in 0..=n {
         for j in 0..=m {
             if i == 0 && j == 0 {
-                cost[0][0] = 0;
+                cost[at(0, 0)] = 0;
                 continue;
             }
             let mut best = (usize::MAX / 2, Step::Same);
@@ -209,15 +250,15 @@ fn align(q: &[TypedChar], r: &[TypedChar]) -> Vec<Difference> {
             if i > 0 && j > 0 {
                 let same = compatible(i - 1, j - 1);
                 consider(
-                    cost[i - 1][j - 1] + usize::from(!same),
+                    cost[at(i - 1, j - 1)] + usize::from(!same),
                     if same { Step::Same } else { Step::Substitute },
                 );
             }
             if i > 0 {
-                consider(cost[i - 1][j] + 1, Step::Insert);
+                consider(cost[at(i - 1, j)] + 1, Step::Insert);
             }
             if j > 0 {
-                consider(cost[i][j - 1] + 1, Step::Delete);
+                consider(cost[at(i, j - 1)] + 1, Step::Delete);
             }
             if i > 1
                 && j > 1
@@ -225,24 +266,32 @@ fn align(q: &[TypedChar], r: &[TypedChar]) -> Vec<Difference> {
                 && compatible(i - 2, j - 1)
                 && !compatible(i - 1, j - 1)
             {
-                consider(cost[i - 2][j - 2] + 1, Step::Swap);
+                consider(cost[at(i - 2, j - 2)] + 1, Step::Swap);
             }
             for k in 2..=4 {
-                if i >= k && j >= 1 && qr.spells(i - k..i, &rr, j - 1) {
-                    consider(cost[i - k][j - 1], Step::Spell(k));
+                if i >= k
+                    && j >= 1
+                    && rr.spelled_by_several(j - 1)
+                    && qr.spells(i - k..i, &rr, j - 1)
+                {
+                    consider(cost[at(i - k, j - 1)], Step::Spell(k));
                 }
-                if j >= k && i >= 1 && rr.spells(j - k..j, &qr, i - 1) {
-                    consider(cost[i - 1][j - k], Step::Condense(k));
+                if j >= k
+                    && i >= 1
+                    && qr.spelled_by_several(i - 1)
+                    && rr.spells(j - k..j, &qr, i - 1)
+                {
+                    consider(cost[at(i - 1, j - k)], Step::Condense(k));
                 }
             }
-            cost[i][j] = best.0;
-            step[i][j] = best.1;
+            cost[at(i, j)] = best.0;
+            step[at(i, j)] = best.1;
         }
     }
     let mut out = Vec::new();
     let (mut i, mut j) = (n, m);
     while i > 0 || j > 0 {
-        match step[i][j] {
+        match step[at(i, j)] {
             Step::Same => {
                 let (t, rc) = (&q[i - 1], &r[j - 1]);
                 if t.typed != rc.typed {

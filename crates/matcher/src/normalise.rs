@@ -138,7 +138,7 @@ pub fn plain_string(serial: &str) -> String {
 
 /// How one plain character reads: one form, or two for a Cyrillic letter whose look-alike and
 /// transliteration differ.
-fn readings(c: char) -> (Vec<u8>, Option<Vec<u8>>) {
+pub(crate) fn readings(c: char) -> (Vec<u8>, Option<Vec<u8>>) {
     if c.is_ascii_alphanumeric() {
         return (vec![fold_confusable(c.to_ascii_uppercase() as u8)], None);
     }
@@ -289,8 +289,10 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
 pub const MIN_LEN_ONE_EDIT: usize = 4;
 /// Shortest folded form indexed with two deletions.
 pub const MIN_LEN_TWO_EDITS: usize = 8;
-/// Shortest query form that looks for two-edit neighbours.
-pub const MIN_QUERY_LEN_TWO_EDITS: usize = 6;
+/// Shortest query form that looks up its own two-deletion variants. A shorter query within two
+/// edits of a long serial is found without them: that serial's two-deletion variants (indexed)
+/// meet the query itself, or its one-deletion variants.
+pub const MIN_QUERY_LEN_TWO_EDITS: usize = MIN_LEN_TWO_EDITS;
 
 /// Calls `each` with the hash of `key` and of every form of it with up to `deletions` bytes
 /// removed. A form may come more than once (deleting either of two equal bytes gives the same);

@@ -332,7 +332,7 @@ fn report_speed(index: &CheckIndex, cases: &[Case]) {
     if std::env::var_os("ARMSTRACE_BENCH_SLOWEST").is_some() {
         let mut slowest: Vec<(Duration, &Case)> =
             timings.iter().map(|(_, d)| *d).zip(cases).collect();
-        slowest.sort_by(|a, b| b.0.cmp(&a.0));
+        slowest.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
         for (took, case) in slowest.iter().take(15) {
             println!(
                 "  slow {:>8.1}µs {:?} {:?}",
