@@ -62,3 +62,13 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )])
     })
 }
+
+/// The media type of a request body without its parameters (`text/csv; charset=utf-8` is
+/// `text/csv`), and the header as sent, for error messages.
+pub fn media_type(headers: &axum::http::HeaderMap) -> (&str, &str) {
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (sent.split(';').next().unwrap_or("").trim(), sent)
+}

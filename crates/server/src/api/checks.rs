@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use super::body::JsonBody;
+use super::body::{JsonBody, media_type};
 use crate::auth::Authenticated;
 use crate::checking::{CheckError, FoundFirearm, advice, check_batch, check_one};
 use crate::error::Problem;
@@ -129,11 +129,8 @@ pub async fn batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Check)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.split(';').next().unwrap_or("").trim() != "text/csv" {
+    let (media, content_type) = media_type(&headers);
+    if media != "text/csv" {
         return Err(ApiError::UnsupportedMediaType(format!(
             "send the batch as text/csv with a serial_number column, not '{content_type}'"
         )));

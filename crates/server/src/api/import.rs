@@ -7,11 +7,12 @@ use armstrace_store::import::{ImportEvent, ImportFormat, ImportOptions, import a
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use futures::TryStreamExt;
 use serde::Serialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use super::body::media_type;
 use crate::auth::Authenticated;
 use crate::error::Problem;
 use crate::{ApiError, AppState};
@@ -67,11 +68,8 @@ pub async fn import(
     body: Body,
 ) -> Result<Json<ImportReport>, ApiError> {
     let actor = caller.require(Permission::Record)?.clone();
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let format = match content_type.split(';').next().unwrap_or("").trim() {
+    let (media, content_type) = media_type(&headers);
+    let format = match media {
         "text/csv" => ImportFormat::Csv,
         "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => {
             ImportFormat::Ndjson

@@ -381,74 +381,79 @@ pub(super) async fn history(pool: &SqlitePool, id: FirearmId) -> StoreResult<Vec
         .collect()
 }
 
-/// Streams records in pages by id so that an export never holds the table in memory and
-/// never keeps a read transaction open for the whole run.
+/// Streams items fetched a page at a time by ascending id: `fetch(after)` answers the page after
+/// that id. Nothing holds the whole table in memory, and no read transaction stays open for the
+/// whole run.
+fn paged<'a, T, F, Fut>(
+    page_size: usize,
+    fetch: F,
+    id_of: fn(&T) -> i64,
+) -> BoxStream<'a, StoreResult<T>>
+where
+    T: Send + 'a,
+    F: Fn(i64) -> Fut + Send + Sync + 'a,
+    Fut: std::future::Future<Output = StoreResult<Vec<T>>> + Send + 'a,
+{
+    let fetch = std::sync::Arc::new(fetch);
+    futures::stream::try_unfold(Some(0_i64), move |after| {
+        let fetch = fetch.clone();
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let page = fetch(after).await?;
+            let next = (page.len() == page_size)
+                .then(|| page.last().map(id_of))
+                .flatten();
+            Ok::<_, StoreError>((!page.is_empty()).then_some((page, next)))
+        }
+    })
+    .map(|page| match page {
+        Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
+        Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
+    })
+    .flatten()
+    .boxed()
+}
+
+/// Every record matching `filter`, by id.
 pub(super) fn export(
     pool: &SqlitePool,
     filter: FirearmFilter,
 ) -> BoxStream<'_, StoreResult<Firearm>> {
     const PAGE: u32 = 2000;
-    let pages = futures::stream::try_unfold(Some(0_i64), move |after| {
-        let filter = filter.clone();
-        async move {
-            let Some(after) = after else { return Ok(None) };
-            let page = list(pool, &filter, Some(after), PAGE).await?;
-            let next = (page.len() == PAGE as usize)
-                .then(|| page.last().map(|f| f.id))
-                .flatten();
-            Ok::<_, StoreError>(if page.is_empty() {
-                None
-            } else {
-                Some((page, next))
-            })
-        }
-    });
-    pages
-        .map(|page| match page {
-            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
-            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
-        })
-        .flatten()
-        .boxed()
+    paged(
+        PAGE as usize,
+        move |after| {
+            let filter = filter.clone();
+            async move { list(pool, &filter, Some(after), PAGE).await }
+        },
+        |firearm| firearm.id,
+    )
 }
 
-/// The serial and make of every live record in pages by id.
+/// The serial and make of every live record, by id.
 pub(super) fn live_serials(pool: &SqlitePool) -> BoxStream<'_, StoreResult<SerialEntry>> {
     const PAGE: i64 = 20_000;
-    let pages = futures::stream::try_unfold(Some(0_i64), move |after| async move {
-        let Some(after) = after else { return Ok(None) };
-        let rows = sqlx::query(
-            "SELECT id, serial_number, make FROM firearms \
-             WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
-        )
-        .bind(after)
-        .bind(PAGE)
-        .fetch_all(pool)
-        .await?;
-        let page = rows
-            .iter()
-            .map(|row| {
-                Ok(SerialEntry {
-                    id: row.try_get(0)?,
-                    serial_number: row.try_get(1)?,
-                    make: row.try_get(2)?,
+    paged(
+        PAGE as usize,
+        move |after| async move {
+            let rows = sqlx::query(
+                "SELECT id, serial_number, make FROM firearms \
+                 WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
+            )
+            .bind(after)
+            .bind(PAGE)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(SerialEntry {
+                        id: row.try_get(0)?,
+                        serial_number: row.try_get(1)?,
+                        make: row.try_get(2)?,
+                    })
                 })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next = (page.len() as i64 == PAGE)
-            .then(|| page.last().map(|e| e.id))
-            .flatten();
-        Ok::<_, StoreError>(if page.is_empty() {
-            None
-        } else {
-            Some((page, next))
-        })
-    });
-    pages
-        .map(|page| match page {
-            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
-            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
-        })
-        .flatten()
-        .boxed()
+                .collect()
+        },
+        |entry| entry.id,
+    )
 }
