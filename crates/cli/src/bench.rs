@@ -24,7 +24,7 @@ enum BenchKind {
     },
     /// The check engine: recall per kind of damage, false alarms, latency, throughput, memory.
     Check(check::CheckBenchArgs),
-    /// GET /api/v1/firearms/{id} over loopback: requests per second and latency.
+    /// The API over loopback (a record read, or a check): requests per second and latency.
     Api {
         /// Records in the database.
         #[arg(long, default_value_t = 100_000)]
@@ -38,6 +38,9 @@ enum BenchKind {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// What to ask: read a record, or check a serial.
+        #[arg(long, value_enum, default_value = "read")]
+        route: storage::Route,
     },
 }
 
@@ -50,7 +53,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             requests,
             concurrency,
             seed,
-        } => storage::bench_api(records, requests, concurrency, seed).await,
+            route,
+        } => storage::bench_api(records, requests, concurrency, seed, route).await,
         BenchKind::Check(args) => check::run(args).await,
     }
 }

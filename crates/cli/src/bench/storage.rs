@@ -75,11 +75,21 @@ pub async fn bench_import(records: u64, seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the API benchmark asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    /// GET /api/v1/firearms/{id} of a random record.
+    Read,
+    /// POST /api/v1/checks of a random record's serial.
+    Check,
+}
+
 pub async fn bench_api(
     records: u64,
     requests: usize,
     concurrency: usize,
     seed: u64,
+    route: Route,
 ) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     println!("preparing {records} records …");
@@ -113,34 +123,31 @@ pub async fn bench_api(
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let base = format!("http://{address}/api/v1/firearms");
-    let max_id = records.max(1) as i64;
-    load(
-        &client,
-        &base,
-        &token,
-        max_id,
-        requests / 10,
-        concurrency,
-        seed,
-    )
-    .await?;
+    let target = Arc::new(match route {
+        Route::Read => Target::Read {
+            base: format!("http://{address}/api/v1/firearms"),
+            max_id: records.max(1) as i64,
+        },
+        Route::Check => Target::Check {
+            url: format!("http://{address}/api/v1/checks"),
+            serials: armstrace_synth::Generator::new(seed)
+                .take(records as usize)
+                .map(|r| r.serial_number)
+                .collect(),
+        },
+    });
+    load(&client, &target, &token, requests / 10, concurrency, seed).await?;
     let started = Instant::now();
-    let mut latencies = load(
-        &client,
-        &base,
-        &token,
-        max_id,
-        requests,
-        concurrency,
-        seed + 1,
-    )
-    .await?;
+    let mut latencies = load(&client, &target, &token, requests, concurrency, seed + 1).await?;
     let elapsed = started.elapsed();
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let label = match route {
+        Route::Read => "GET /api/v1/firearms/{id}",
+        Route::Check => "POST /api/v1/checks",
+    };
     println!(
-        "GET /api/v1/firearms/{{id}}: {requests} requests, {concurrency} in flight, {:.0} requests/s, p50 {:?}, p99 {:?}",
+        "{label}: {requests} requests, {concurrency} in flight, {:.0} requests/s, p50 {:?}, p99 {:?}",
         requests as f64 / elapsed.as_secs_f64(),
         at(0.50),
         at(0.99)
@@ -151,11 +158,17 @@ pub async fn bench_api(
 }
 
 /// Sends `requests` GETs of random ids from `concurrency` tasks; returns each latency.
+/// Where the load goes.
+enum Target {
+    Read { base: String, max_id: i64 },
+    Check { url: String, serials: Vec<String> },
+}
+
+/// Sends `requests` requests from `concurrency` tasks; returns each latency.
 async fn load(
     client: &reqwest::Client,
-    base: &str,
+    target: &Arc<Target>,
     token: &str,
-    max_id: i64,
     requests: usize,
     concurrency: usize,
     seed: u64,
@@ -163,9 +176,9 @@ async fn load(
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for worker in 0..concurrency {
-        let (client, base, token, next) = (
+        let (client, target, token, next) = (
             client.clone(),
-            base.to_string(),
+            target.clone(),
             token.to_string(),
             next.clone(),
         );
@@ -173,16 +186,20 @@ async fn load(
             let mut rng = rand_pcg::Pcg64::seed_from_u64(seed * 1000 + worker as u64);
             let mut latencies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < requests {
-                let id = rng.gen_range(1..=max_id);
+                let request = match target.as_ref() {
+                    Target::Read { base, max_id } => {
+                        client.get(format!("{base}/{}", rng.gen_range(1..=*max_id)))
+                    }
+                    Target::Check { url, serials } => {
+                        let serial = &serials[rng.gen_range(0..serials.len())];
+                        client.post(url).json(&serde_json::json!({ "serial_number": serial }))
+                    }
+                };
                 let started = Instant::now();
-                let response = client
-                    .get(format!("{base}/{id}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await?;
+                let response = request.bearer_auth(&token).send().await?;
                 let status = response.status();
                 response.bytes().await?;
-                anyhow::ensure!(status.is_success(), "GET {id} answered {status}");
+                anyhow::ensure!(status.is_success(), "the service answered {status}");
                 latencies.push(started.elapsed());
             }
             Ok::<_, anyhow::Error>(latencies)
