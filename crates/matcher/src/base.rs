@@ -25,6 +25,9 @@ pub(crate) struct Base {
     postings: Vec<u32>,
     /// Slots sorted by their first folded form, and by that form read backwards.
     pub by_prefix: Vec<u32>,
+    /// Slots sorted by their first folded form without its first one, and first two, bytes:
+    /// for serials whose first characters were filed off.
+    pub by_skip: [Vec<u32>; 2],
     pub by_suffix: Vec<u32>,
 }
 
@@ -108,15 +111,28 @@ impl Base {
             }
         });
         let postings: Vec<u32> = postings.into_iter().map(AtomicU32::into_inner).collect();
-        let mut by_prefix: Vec<u32> = (0..records.len() as u32).collect();
-        by_prefix.sort_unstable_by(|a, b| keys.primary(*a as usize).cmp(keys.primary(*b as usize)));
-        let mut by_suffix = by_prefix.clone();
-        by_suffix.sort_unstable_by(|a, b| {
-            keys.primary(*a as usize)
-                .iter()
-                .rev()
-                .cmp(keys.primary(*b as usize).iter().rev())
+        // The four sorted orders are independent: sort them side by side.
+        let sorted = |compare: &(dyn Fn(u32, u32) -> std::cmp::Ordering + Sync)| {
+            let mut order: Vec<u32> = (0..count as u32).collect();
+            order.sort_unstable_by(|a, b| compare(*a, *b));
+            order
+        };
+        let primary = |slot: u32| keys.primary(slot as usize);
+        let tail = |slot: u32, skip: usize| primary(slot).get(skip..).unwrap_or_default();
+        let (by_prefix, by_suffix, skip_one, skip_two) = std::thread::scope(|scope| {
+            let by_prefix = scope.spawn(|| sorted(&|a, b| primary(a).cmp(primary(b))));
+            let by_suffix = scope
+                .spawn(|| sorted(&|a, b| primary(a).iter().rev().cmp(primary(b).iter().rev())));
+            let skip_one = scope.spawn(|| sorted(&|a, b| tail(a, 1).cmp(tail(b, 1))));
+            let skip_two = sorted(&|a, b| tail(a, 2).cmp(tail(b, 2)));
+            let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<u32>>| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            (join(by_prefix), join(by_suffix), join(skip_one), skip_two)
         });
+        let by_skip = [skip_one, skip_two];
         let slots: Vec<SlotFacts> = records
             .iter()
             .map(|r| SlotFacts {
@@ -141,6 +157,7 @@ impl Base {
             bucket_starts,
             postings,
             by_prefix,
+            by_skip,
             by_suffix,
         }
     }
@@ -191,6 +208,7 @@ impl Base {
             + self.bucket_starts.capacity() * 4
             + self.postings.capacity() * 4
             + self.by_prefix.capacity() * 4
+            + self.by_skip.iter().map(|o| o.capacity() * 4).sum::<usize>()
             + self.by_suffix.capacity() * 4
     }
 }

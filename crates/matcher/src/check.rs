@@ -281,6 +281,15 @@ impl CheckIndex {
         start..start + len
     }
 
+    /// The slots whose first folded form, without its first `skip` bytes, starts with `prefix`.
+    fn skip_range(&self, skip: usize, prefix: &[u8]) -> std::ops::Range<usize> {
+        let (order, keys) = (&self.base.by_skip[skip - 1], &self.base.keys);
+        let tail = |s: &u32| keys.primary(*s as usize).get(skip..).unwrap_or_default();
+        let start = order.partition_point(|s| tail(s) < prefix);
+        let len = order[start..].partition_point(|s| tail(s).starts_with(prefix));
+        start..start + len
+    }
+
     /// The slots whose first folded form ends with `suffix`.
     fn suffix_range(&self, suffix: &[u8]) -> std::ops::Range<usize> {
         let (order, keys) = (&self.base.by_suffix, &self.base.keys);
@@ -312,6 +321,26 @@ impl CheckIndex {
             (true, tokens[..head_end].to_vec()),
             (false, tokens[tail_start..].iter().rev().copied().collect()),
         ];
+        // One or two characters filed off the start: the sorted order without them.
+        let skipped = tokens.iter().take_while(|t| **t == Token::One).count();
+        if (1..=2).contains(&skipped) {
+            let run: Vec<u8> = tokens[skipped..]
+                .iter()
+                .map_while(|t| match t {
+                    Token::Byte(b) => Some(*b),
+                    _ => None,
+                })
+                .collect();
+            if run.len() >= 2 {
+                let mut ranges = vec![(Order::Skip(skipped), self.skip_range(skipped, &run))];
+                // The unreadable characters may have been leading zeros, which stored forms drop.
+                if let Some(range) = self.anchor_range(true, &run) {
+                    ranges.push((Order::Prefix, range));
+                }
+                let cost = ranges.iter().map(|(_, r)| r.len()).sum::<usize>() + 60;
+                plans.push((cost, Plan::Ranges(ranges)));
+            }
+        }
         // Cheap plans for both ends first: a costlier one is worked out only when they are poor.
         for spelled_out in 0..=2_u32 {
             // Spelling out costs lookups before it finds anything: only when it can pay.
@@ -324,7 +353,12 @@ impl CheckIndex {
                 let Some(anchors) = spell_anchor(ordered, spelled_out as usize) else {
                     continue;
                 };
-                let ranges: Vec<(bool, std::ops::Range<usize>)> = anchors
+                let order = if at_start {
+                    Order::Prefix
+                } else {
+                    Order::Suffix
+                };
+                let ranges: Vec<(Order, std::ops::Range<usize>)> = anchors
                     .iter()
                     .filter_map(|anchor| {
                         let anchor: Vec<u8> = if at_start {
@@ -332,7 +366,7 @@ impl CheckIndex {
                         } else {
                             anchor.iter().rev().copied().collect()
                         };
-                        self.anchor_range(at_start, &anchor).map(|r| (at_start, r))
+                        self.anchor_range(at_start, &anchor).map(|r| (order, r))
                     })
                     .collect();
                 if ranges.is_empty() {
@@ -366,11 +400,11 @@ impl CheckIndex {
         }
         match plans.into_iter().min_by_key(|(cost, _)| *cost) {
             Some((_, Plan::Ranges(ranges))) => {
-                for (by_prefix, range) in ranges {
-                    let order = if by_prefix {
-                        &self.base.by_prefix
-                    } else {
-                        &self.base.by_suffix
+                for (order, range) in ranges {
+                    let order = match order {
+                        Order::Prefix => &self.base.by_prefix,
+                        Order::Suffix => &self.base.by_suffix,
+                        Order::Skip(skip) => &self.base.by_skip[skip - 1],
                     };
                     out.extend(order[range].iter().map(|s| u64::from(*s)));
                 }
@@ -400,10 +434,21 @@ impl CheckIndex {
     }
 }
 
+/// One of the index's sorted orders.
+#[derive(Clone, Copy)]
+enum Order {
+    /// By first folded form.
+    Prefix,
+    /// By first folded form read backwards.
+    Suffix,
+    /// By first folded form without its first one or two bytes.
+    Skip(usize),
+}
+
 /// How a pattern's candidates are gathered.
 enum Plan {
-    /// Ranges of the sorted orders (true: by start).
-    Ranges(Vec<(bool, std::ops::Range<usize>)>),
+    /// Ranges of the sorted orders.
+    Ranges(Vec<(Order, std::ops::Range<usize>)>),
     /// Hashes looked up in the variant table.
     Hashes(Vec<u64>),
 }

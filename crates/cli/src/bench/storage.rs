@@ -192,7 +192,9 @@ async fn load(
                     }
                     Target::Check { url, serials } => {
                         let serial = &serials[rng.gen_range(0..serials.len())];
-                        client.post(url).json(&serde_json::json!({ "serial_number": serial }))
+                        client
+                            .post(url)
+                            .json(&serde_json::json!({ "serial_number": serial }))
                     }
                 };
                 let started = Instant::now();
