@@ -90,22 +90,19 @@ impl CheckIndex {
             }
             self.check_serial(query.serial, &keys, make)
         };
-        // Closeness first; among matches as close, the given make first: a match at another
-        // make never outranks a same-make match of the same quality.
+        // The same serial (at any make) first: the same weapon recorded under another make
+        // name is the alert that matters most. Then the given make before any other, and within
+        // a make, the closest first: a match at another make never outranks a same-make match of
+        // the same quality.
         found.sort_by(|a, b| {
-            (a.kind, a.make)
-                .cmp(&(b.kind, b.make))
+            a.rank()
+                .cmp(&b.rank())
                 .then(b.score.total_cmp(&a.score))
                 .then(a.firearm_id.cmp(&b.firearm_id))
         });
         let total = found.len();
         let equally_close = found.first().map_or(0, |best| {
-            found
-                .iter()
-                .take_while(|f| {
-                    (f.confidence, f.make, f.kind) == (best.confidence, best.make, best.kind)
-                })
-                .count()
+            found.iter().take_while(|f| f.rank() == best.rank()).count()
         });
         found.truncate(query.limit);
         let matches = found
@@ -481,6 +478,14 @@ fn spell_anchor(ordered: &[Token], spelled_out: usize) -> Option<Vec<Vec<u8>>> {
         }
     }
     (seen_unknown == spelled_out && readable >= 1).then_some(anchors)
+}
+
+impl Found {
+    /// Where the match ranks: serial equal after folding, then make, then kind.
+    fn rank(&self) -> (bool, MakeRelation, MatchKind) {
+        let same_serial = matches!(self.kind, MatchKind::Exact | MatchKind::Folded);
+        (!same_serial, self.make, self.kind)
+    }
 }
 
 fn relation(asked: Option<Option<MakeId>>, recorded: MakeId) -> MakeRelation {
