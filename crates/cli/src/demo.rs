@@ -192,8 +192,5 @@ async fn print_logins(store: &dyn Store) -> anyhow::Result<()> {
         );
     }
     println!();
-    println!(
-        "Try: curl -H 'Authorization: Bearer <token>' 'http://<address>/api/v1/firearms?recording_country=FR&limit=5'"
-    );
     Ok(())
 }
