@@ -189,40 +189,100 @@ impl CheckIndex {
     }
 }
 
-/// Collects records one at a time (from a stream) and then builds the index.
+/// Collects records one at a time (from a stream) and then builds the index, folding the
+/// serials on every core.
 #[derive(Default)]
 pub struct IndexBuilder {
     makes: MakeTable,
-    staged: Vec<Staged>,
-    arena: KeyArena,
+    /// Makes seen so far by their spelling: most records repeat a spelling already interned.
+    make_ids: std::collections::HashMap<String, makes::MakeId>,
+    ids: Vec<i64>,
+    record_makes: Vec<makes::MakeId>,
+    serials: Vec<u8>,
+    serial_ends: Vec<usize>,
 }
 
 impl IndexBuilder {
     /// Adds one live record.
     pub fn push(&mut self, record: IndexRecord<'_>) {
-        let keys = SerialKeys::of(record.serial);
-        self.arena.push(record.serial, &keys);
-        self.staged.push(Staged {
-            id: record.firearm_id,
-            make: self.makes.intern(record.make),
-            plain_hash: plain_hash(record.serial),
-        });
+        let make = match self.make_ids.get(record.make) {
+            Some(id) => *id,
+            None => {
+                let id = self.makes.intern(record.make);
+                self.make_ids.insert(record.make.to_string(), id);
+                id
+            }
+        };
+        self.ids.push(record.firearm_id);
+        self.record_makes.push(make);
+        self.serials.extend_from_slice(record.serial.as_bytes());
+        self.serial_ends.push(self.serials.len());
     }
 
     /// Records added so far.
     pub fn len(&self) -> usize {
-        self.staged.len()
+        self.ids.len()
     }
 
     /// Whether no record was added.
     pub fn is_empty(&self) -> bool {
-        self.staged.is_empty()
+        self.ids.is_empty()
+    }
+
+    fn serial(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.serial_ends[i - 1] };
+        std::str::from_utf8(&self.serials[start..self.serial_ends[i]]).unwrap_or_default()
     }
 
     /// The index of every record added.
     pub fn finish(self) -> CheckIndex {
+        let count = self.ids.len();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .max(1);
+        let share = count.div_ceil(threads).max(1);
+        // Each core folds a share of the serials into an arena of its own; the arenas are then
+        // joined in order, so that slot i is still record i.
+        let parts: Vec<(KeyArena, Vec<u32>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..count)
+                .step_by(share)
+                .map(|first| {
+                    let builder = &self;
+                    scope.spawn(move || {
+                        let mut arena = KeyArena::default();
+                        let mut hashes = Vec::with_capacity(share);
+                        for i in first..(first + share).min(count) {
+                            let serial = builder.serial(i);
+                            arena.push(serial, &SerialKeys::of(serial));
+                            hashes.push(plain_hash(serial));
+                        }
+                        (arena, hashes)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let mut arena = KeyArena::default();
+        let mut plain_hashes = Vec::with_capacity(count);
+        for (part, hashes) in parts {
+            arena.append(part);
+            plain_hashes.extend(hashes);
+        }
+        let staged = (0..count)
+            .map(|i| Staged {
+                id: self.ids[i],
+                make: self.record_makes[i],
+                plain_hash: plain_hashes[i],
+            })
+            .collect();
         CheckIndex {
-            base: Base::build(self.staged, self.arena),
+            base: Base::build(staged, arena),
             makes: self.makes,
             delta: Delta::default(),
             writing: Mutex::new(()),

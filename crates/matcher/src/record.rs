@@ -38,6 +38,20 @@ impl KeyArena {
         self.offsets.push(self.bytes.len() as u32);
     }
 
+    /// Appends every record of `other` after this arena's.
+    pub fn append(&mut self, other: KeyArena) {
+        if other.offsets.is_empty() {
+            return;
+        }
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let shift = self.bytes.len() as u32;
+        self.offsets
+            .extend(other.offsets[1..].iter().map(|o| o + shift));
+        self.bytes.extend_from_slice(&other.bytes);
+    }
+
     /// The keys of slot `slot`.
     pub fn get(&self, slot: usize) -> StoredKeys<'_> {
         StoredKeys(&self.bytes[self.offsets[slot] as usize..self.offsets[slot + 1] as usize])
@@ -116,6 +130,18 @@ impl<'a> StoredKeys<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arenas_joined_in_order_read_as_one() {
+        let mut first = KeyArena::default();
+        let mut second = KeyArena::default();
+        first.push("AB12", &SerialKeys::of("AB12"));
+        second.push("ЖВ 45", &SerialKeys::of("ЖВ 45"));
+        second.push("0099", &SerialKeys::of("0099"));
+        first.append(second);
+        let serials: Vec<&str> = (0..3).map(|i| first.get(i).serial()).collect();
+        assert_eq!(serials, ["AB12", "ЖВ 45", "0099"]);
+    }
 
     #[test]
     fn a_record_reads_back_as_it_was_packed() {
