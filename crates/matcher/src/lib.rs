@@ -274,6 +274,7 @@ impl IndexBuilder {
             arena.append(part);
             plain_hashes.extend(hashes);
         }
+        arena.shrink_to_fit();
         let staged = (0..count)
             .map(|i| Staged {
                 id: self.ids[i],

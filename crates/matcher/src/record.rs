@@ -38,6 +38,12 @@ impl KeyArena {
         self.offsets.push(self.bytes.len() as u32);
     }
 
+    /// Gives back the memory reserved beyond what the records use.
+    pub fn shrink_to_fit(&mut self) {
+        self.offsets.shrink_to_fit();
+        self.bytes.shrink_to_fit();
+    }
+
     /// Appends every record of `other` after this arena's.
     pub fn append(&mut self, other: KeyArena) {
         if other.offsets.is_empty() {

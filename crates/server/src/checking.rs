@@ -37,6 +37,7 @@ pub async fn build_index(
             make: &entry.make,
         });
     }
+    tracing::info!(records = builder.len(), read = ?started.elapsed(), "read the serials for the check index");
     let index = tokio::task::block_in_place(|| builder.finish());
     Ok((index, started.elapsed()))
 }
