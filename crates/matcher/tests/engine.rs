@@ -323,3 +323,28 @@ fn a_pattern_may_spell_leading_zeros_or_leave_them_out() {
         );
     }
 }
+
+#[test]
+fn a_pattern_with_unreadable_characters_after_a_readable_start_finds_its_serial() {
+    let records = [
+        (1, "X4733981"),
+        (2, "X4734981"),
+        (3, "Y4733981"),
+        (4, "7AB005"),
+    ];
+    let index = CheckIndex::build(records.iter().map(|(id, serial)| IndexRecord {
+        firearm_id: *id,
+        serial,
+        make: "Colt",
+    }));
+    let found: Vec<i64> = check(&index, "X??33*", None).iter().map(|f| f.0).collect();
+    assert_eq!(found, [1]);
+    assert_eq!(check(&index, "7??00*", None).first().map(|f| f.0), Some(4));
+    assert_eq!(
+        check(&index, "?4?33981", None)
+            .iter()
+            .map(|f| f.0)
+            .collect::<Vec<_>>(),
+        [1, 3]
+    );
+}

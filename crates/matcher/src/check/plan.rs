@@ -54,9 +54,13 @@ impl CheckIndex {
             (true, tokens[..head_end].to_vec()),
             (false, tokens[tail_start..].iter().rev().copied().collect()),
         ];
-        // One or two characters filed off the start: the sorted order without them.
-        let skipped = tokens.iter().take_while(|t| **t == Token::One).count();
-        if (1..=2).contains(&skipped) {
+        // A readable run after one or two characters that are unreadable, or readable but few:
+        // the sorted order without the first characters, each candidate then checked whole.
+        for skipped in 1..=2 {
+            let head = &tokens[..skipped.min(tokens.len())];
+            if head.len() < skipped || head.contains(&Token::Run) {
+                break;
+            }
             let run: Vec<u8> = tokens[skipped..]
                 .iter()
                 .map_while(|t| match t {
@@ -64,15 +68,28 @@ impl CheckIndex {
                     _ => None,
                 })
                 .collect();
-            if run.len() >= 2 {
-                let mut ranges = vec![(Order::Skip(skipped), self.skip_range(skipped, &run))];
-                // The unreadable characters may have been leading zeros, which stored forms drop.
-                if let Some(range) = self.anchor_range(true, &run) {
-                    ranges.push((Order::Prefix, range));
-                }
-                let cost = ranges.iter().map(|(_, r)| r.len()).sum::<usize>() + 60;
-                plans.push((cost, Plan::Ranges(ranges)));
+            if run.len() < 2 {
+                continue;
             }
+            let mut ranges = vec![(Order::Skip(skipped), self.skip_range(skipped, &run))];
+            // The first characters may have been leading zeros, which stored forms drop: with
+            // `zeros` of them dropped, the run starts `zeros` bytes earlier in the stored form.
+            for zeros in 1..=skipped {
+                let may_be_zeros = head[..zeros]
+                    .iter()
+                    .all(|t| matches!(t, Token::One | Token::Byte(b'0')));
+                if !may_be_zeros {
+                    break;
+                }
+                let rest = skipped - zeros;
+                if rest == 0 {
+                    ranges.extend(self.anchor_range(true, &run).map(|r| (Order::Prefix, r)));
+                } else {
+                    ranges.push((Order::Skip(rest), self.skip_range(rest, &run)));
+                }
+            }
+            let cost = ranges.iter().map(|(_, r)| r.len()).sum::<usize>() + 60;
+            plans.push((cost, Plan::Ranges(ranges)));
         }
         // Cheap plans for both ends first: a costlier one is worked out only when they are poor.
         for spelled_out in 0..=2_u32 {
