@@ -81,19 +81,21 @@ pub(crate) fn describe_char(c: char) -> String {
 
 /// Differences between a serial as typed and as recorded, both without unreadable marks.
 pub fn explain(typed: &str, recorded: &str) -> Vec<Difference> {
-    let mut differences = Vec::new();
-    if typed != recorded
-        && crate::normalise::plain_string(typed) == crate::normalise::plain_string(recorded)
-    {
-        differences.push(Difference::new(
+    let format = || {
+        Difference::new(
             DifferenceKind::Format,
             None,
             None,
             None,
             "spaces, dashes or letter case differ; they are ignored".into(),
-        ));
-        return differences;
+        )
+    };
+    if typed != recorded
+        && crate::normalise::plain_string(typed) == crate::normalise::plain_string(recorded)
+    {
+        return vec![format()];
     }
+    let mut differences = Vec::new();
     let mut q = plain(typed);
     let mut r = plain(recorded);
     if typed
@@ -102,13 +104,7 @@ pub fn explain(typed: &str, recorded: &str) -> Vec<Difference> {
         .ne(recorded.chars().filter(|c| !c.is_alphanumeric()))
         || typed.chars().any(char::is_lowercase)
     {
-        differences.push(Difference::new(
-            DifferenceKind::Format,
-            None,
-            None,
-            None,
-            "spaces, dashes or letter case differ; they are ignored".into(),
-        ));
+        differences.push(format());
     }
     let zeros_q = q
         .iter()
