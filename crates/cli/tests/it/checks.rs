@@ -20,8 +20,7 @@ fn ids(answer: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_check_finds_a_mistyped_serial_and_explains_it() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     server
         .post("/api/v1/firearms", record("UA", "UA-1", "ЛК 4412"))
         .await;
@@ -65,8 +64,7 @@ async fn a_check_finds_a_mistyped_serial_and_explains_it() {
 
 #[tokio::test]
 async fn a_serial_far_from_every_record_finds_nothing_and_bad_queries_are_refused() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     server
         .post("/api/v1/firearms", record("FR", "FR-1", "BKR417"))
         .await;
@@ -82,8 +80,7 @@ async fn a_serial_far_from_every_record_finds_nothing_and_bad_queries_are_refuse
 
 #[tokio::test]
 async fn a_record_created_changed_and_deleted_is_matched_rematched_and_no_longer_matched() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     assert!(ids(&check(&server, json!({"serial_number": "AB123456"})).await.1).is_empty());
     let (_, created) = server
         .post("/api/v1/firearms", record("FR", "FR-9", "AB123456"))
@@ -113,8 +110,7 @@ async fn a_record_created_changed_and_deleted_is_matched_rematched_and_no_longer
 
 #[tokio::test]
 async fn records_imported_through_the_api_are_matched_at_once() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let list = format!(
         "{HEADER}\nR1,XK-55501,Zastava,M70,7.62x39mm,assault rifle,RS,XK,smuggled,2019-03-03\n"
     );
@@ -153,8 +149,7 @@ async fn a_user_without_check_permission_cannot_check() {
 
 #[tokio::test]
 async fn a_batch_answers_one_line_per_row_with_the_callers_columns_carried_through() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     server
         .post("/api/v1/firearms", record("FR", "FR-1", "BKR417"))
         .await;
@@ -193,8 +188,7 @@ async fn a_batch_answers_one_line_per_row_with_the_callers_columns_carried_throu
 
 #[tokio::test]
 async fn a_batch_without_a_serial_number_column_is_refused() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let request = server
         .client
         .post(server.url("/api/v1/checks/batch"))

@@ -43,8 +43,7 @@ fn serve_without_a_database_says_how_to_create_one() {
 
 #[tokio::test]
 async fn health_is_public_and_every_api_route_needs_a_valid_token() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     for path in [
@@ -76,8 +75,7 @@ async fn health_is_public_and_every_api_route_needs_a_valid_token() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_records_routes() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (status, document) = server.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
@@ -114,8 +112,7 @@ async fn serve_reads_its_database_and_address_from_the_environment() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     assert_eq!(server.get("/api/v1/firearms").await.0, 200);
     assert!(server.terminate(), "serve should exit 0 on SIGTERM");
 }

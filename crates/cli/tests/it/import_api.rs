@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{HEADER, Installation, TestServer};
+use crate::support::{HEADER, TestServer};
 
 async fn import(server: &TestServer, content_type: &str, body: String) -> (u16, Value) {
     let request = server
@@ -28,8 +28,7 @@ fn list_with_bad_rows() -> String {
 
 #[tokio::test]
 async fn a_csv_import_takes_the_good_rows_and_reports_each_bad_one_with_line_and_field() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (status, report) = import(&server, "text/csv", list_with_bad_rows()).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["imported"], 2);
@@ -67,8 +66,7 @@ async fn a_csv_import_takes_the_good_rows_and_reports_each_bad_one_with_line_and
 
 #[tokio::test]
 async fn importing_the_same_list_again_creates_no_duplicates_and_counts_changes() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let list = format!(
         "{HEADER}\nR1,S1,Glock,17,9mm,pistol,AT,FR,stolen,2020-01-01\nR2,S2,Glock,19,9mm,pistol,AT,FR,lost,2020-01-01\n"
     );
@@ -119,8 +117,7 @@ async fn importing_the_same_list_again_creates_no_duplicates_and_counts_changes(
 
 #[tokio::test]
 async fn an_ndjson_import_reports_bad_lines_by_number() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let body = [
         r#"{"record_id":"N1","serial_number":"A1","make":"CZ","firearm_type":"pistol","recording_country":"CZ","status":"stolen","event_date":"2019-09-09"}"#,
         "",
@@ -143,8 +140,7 @@ async fn an_ndjson_import_reports_bad_lines_by_number() {
 
 #[tokio::test]
 async fn a_list_without_the_required_columns_is_refused_whole() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (status, problem) = import(
         &server,
         "text/csv",
@@ -163,8 +159,7 @@ async fn a_list_without_the_required_columns_is_refused_whole() {
 
 #[tokio::test]
 async fn an_import_in_another_format_is_refused_415() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (status, problem) = import(&server, "application/pdf", "%PDF".into()).await;
     assert_eq!(status, 415);
     assert_eq!(problem["code"], "unsupported_media_type");

@@ -7,8 +7,7 @@ use crate::support::{Installation, TestServer, record};
 
 #[tokio::test]
 async fn a_created_record_is_answered_201_with_its_id_and_reads_back() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (status, created) = server
         .post("/api/v1/firearms", record("FR", "FR-1", "BKR417"))
         .await;
@@ -23,8 +22,7 @@ async fn a_created_record_is_answered_201_with_its_id_and_reads_back() {
 
 #[tokio::test]
 async fn the_serial_number_is_kept_exactly_as_typed() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (_, created) = server
         .post("/api/v1/firearms", record("UA", "UA-7", "ЖВ 45-21/a"))
         .await;
@@ -33,8 +31,7 @@ async fn the_serial_number_is_kept_exactly_as_typed() {
 
 #[tokio::test]
 async fn firearm_types_are_read_with_the_synonyms_of_national_lists() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let mut body = record("DE", "DE-1", "123456");
     body["firearm_type"] = json!("Sub-Machine Gun");
     let (_, created) = server.post("/api/v1/firearms", body).await;
@@ -47,8 +44,7 @@ async fn firearm_types_are_read_with_the_synonyms_of_national_lists() {
 
 #[tokio::test]
 async fn an_invalid_record_is_refused_422_naming_every_bad_field() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let mut body = record("FR", "FR-1", "  ");
     body["recording_country"] = json!("QQ");
     body["event_date"] = json!("2999-01-01");
@@ -83,8 +79,7 @@ async fn an_invalid_record_is_refused_422_naming_every_bad_field() {
 
 #[tokio::test]
 async fn a_wrong_type_unknown_field_or_broken_json_gets_a_problem_document() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let mut body = record("FR", "FR-1", "X1");
     body["year_of_manufacture"] = json!("nineteen");
     let (status, problem) = server.post("/api/v1/firearms", body).await;
@@ -122,8 +117,7 @@ async fn a_wrong_type_unknown_field_or_broken_json_gets_a_problem_document() {
 
 #[tokio::test]
 async fn a_second_record_with_the_same_reference_in_a_country_is_a_conflict() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     assert_eq!(
         server
             .post("/api/v1/firearms", record("FR", "FR-1", "A1"))
@@ -148,8 +142,7 @@ async fn a_second_record_with_the_same_reference_in_a_country_is_a_conflict() {
 
 #[tokio::test]
 async fn a_record_changed_then_deleted_keeps_its_whole_history() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (_, created) = server
         .post("/api/v1/firearms", record("FR", "FR-1", "BKR417"))
         .await;
@@ -200,8 +193,7 @@ async fn a_record_changed_then_deleted_keeps_its_whole_history() {
 
 #[tokio::test]
 async fn a_change_based_on_a_stale_version_is_refused() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (_, created) = server
         .post("/api/v1/firearms", record("FR", "FR-1", "BKR417"))
         .await;
@@ -224,8 +216,7 @@ async fn a_change_based_on_a_stale_version_is_refused() {
 
 #[tokio::test]
 async fn the_recording_country_of_a_record_cannot_be_patched() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (_, created) = server
         .post("/api/v1/firearms", record("FR", "FR-1", "BKR417"))
         .await;
@@ -241,8 +232,7 @@ async fn the_recording_country_of_a_record_cannot_be_patched() {
 
 #[tokio::test]
 async fn an_unknown_record_is_404() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (status, problem) = server.get("/api/v1/firearms/999").await;
     assert_eq!(status, 404);
     assert_eq!(problem["code"], "not_found");
@@ -255,8 +245,7 @@ async fn an_unknown_record_is_404() {
 
 #[tokio::test]
 async fn listing_filters_and_pages_with_a_stable_cursor() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     for i in 0..7 {
         server
             .post(
@@ -318,8 +307,7 @@ async fn listing_filters_and_pages_with_a_stable_cursor() {
 
 #[tokio::test]
 async fn a_deleted_record_is_listed_only_when_asked_for() {
-    let installation = Installation::new();
-    let server = TestServer::start(&installation);
+    let (_installation, server) = TestServer::fresh();
     let (_, created) = server
         .post("/api/v1/firearms", record("FR", "FR-1", "A"))
         .await;

@@ -102,6 +102,13 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A new installation and its server; keep the installation alive as long as the server.
+    pub fn fresh() -> (Installation, Self) {
+        let installation = Installation::new();
+        let server = Self::start(&installation);
+        (installation, server)
+    }
+
     pub fn start(installation: &Installation) -> Self {
         let child = armstrace()
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
