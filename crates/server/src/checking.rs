@@ -38,7 +38,10 @@ pub async fn build_index(
         });
     }
     tracing::info!(records = builder.len(), read = ?started.elapsed(), "read the serials for the check index");
-    let index = tokio::task::block_in_place(|| builder.finish());
+    // The build uses every core: off the async workers, and a panic in it stays a panic.
+    let index = tokio::task::spawn_blocking(move || builder.finish())
+        .await
+        .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
     Ok((index, started.elapsed()))
 }
 
