@@ -7,7 +7,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
-use armstrace_core::{Firearm, FirearmId};
+use armstrace_core::{Firearm, FirearmFields, FirearmId};
 use armstrace_matcher::{
     CheckIndex, CheckOutcome, CheckQuery, IndexBuilder, IndexRecord, Match, QueryError,
 };
@@ -45,17 +45,22 @@ pub async fn build_index(
     Ok((index, started.elapsed()))
 }
 
-/// Keeps the index in step with a record just created or changed.
+/// Keeps the index in step with a record just created, changed or deleted.
 pub fn index_record(index: &CheckIndex, firearm: &Firearm) {
     if firearm.deleted_at.is_some() {
         index.remove(firearm.id);
     } else {
-        index.upsert(IndexRecord {
-            firearm_id: firearm.id,
-            serial: firearm.fields.serial_number.as_str(),
-            make: &firearm.fields.make,
-        });
+        index_fields(index, firearm.id, &firearm.fields);
     }
+}
+
+/// Keeps the index in step with a live record's content (as an import stores it).
+pub fn index_fields(index: &CheckIndex, id: FirearmId, fields: &FirearmFields) {
+    index.upsert(IndexRecord {
+        firearm_id: id,
+        serial: fields.serial_number.as_str(),
+        make: &fields.make,
+    });
 }
 
 /// One match with the record it found.

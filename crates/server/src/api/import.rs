@@ -2,7 +2,6 @@
 
 use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_core::{FieldError, Permission};
-use armstrace_matcher::IndexRecord;
 use armstrace_store::import::{ImportEvent, ImportFormat, ImportOptions, import as run_import};
 use axum::Json;
 use axum::body::Body;
@@ -14,6 +13,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::body::media_type;
 use crate::auth::Authenticated;
+use crate::checking::index_fields;
 use crate::error::Problem;
 use crate::{ApiError, AppState};
 
@@ -94,11 +94,7 @@ pub async fn import(
             ImportEvent::Header { ignored, .. } => ignored_columns = ignored.to_vec(),
             ImportEvent::Changed(records) => {
                 for (id, fields) in records {
-                    state.index.upsert(IndexRecord {
-                        firearm_id: *id,
-                        serial: fields.serial_number.as_str(),
-                        make: &fields.make,
-                    });
+                    index_fields(&state.index, *id, fields);
                 }
             }
             ImportEvent::Rejected(row) if rejected_rows.len() < MAX_LISTED_REJECTS => rejected_rows
