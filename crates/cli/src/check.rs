@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use armstrace_server::checking::{BatchLine, advice, build_index, check_batch, check_one};
+use armstrace_server::audit_log::AuditLog;
+use armstrace_server::checking::{
+    BatchLine, CheckAudit, advice, build_index, check_batch, check_one,
+};
+use armstrace_store::audit::AuditWho;
 use tokio::sync::mpsc;
 
-use crate::operator::{DbArgs, open_installed};
+use crate::operator::{DbArgs, open_installed, operator};
 
 /// Options of `armstrace check`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +29,9 @@ pub struct CheckArgs {
     /// columns are carried through.
     #[arg(long)]
     batch: Option<PathBuf>,
+    /// Check as this user (the audit trail records who checked); the operator by default.
+    #[arg(long = "as")]
+    as_user: Option<String>,
     /// Output: text or json for one serial; jsonl or csv for a batch.
     #[arg(long, value_enum)]
     format: Option<OutputFormat>,
@@ -53,6 +60,13 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         None => Box::new(std::io::stdout()),
     };
     let mut out = BufWriter::new(out);
+    // The command line checks as the operator, and its checks are audited like any other.
+    let operator = operator(store.as_ref(), args.as_user.as_deref()).await?;
+    let audit = CheckAudit {
+        log: AuditLog::start(store.clone()),
+        who: AuditWho::from(&operator),
+        on_behalf_of: None,
+    };
     match (&args.serial, &args.batch) {
         (Some(serial), _) => {
             let format = args.format.unwrap_or(OutputFormat::Text);
@@ -61,6 +75,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             }
             let make = args.make.as_deref();
             let (outcome, matches) = check_one(&index, store.as_ref(), serial, make).await?;
+            let mut detail = serde_json::Map::new();
+            detail.insert("channel".into(), "cli".into());
+            audit
+                .log
+                .record(vec![audit.event(serial, make, Ok(&outcome), detail)])
+                .await?;
             if format == OutputFormat::Json {
                 let answer = serde_json::json!({
                     "matches": matches,
@@ -106,7 +126,13 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             let file =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
             let (lines_in, mut lines) = mpsc::channel::<BatchLine>(256);
-            let worker = tokio::spawn(check_batch(Arc::new(index), store.clone(), file, lines_in));
+            let worker = tokio::spawn(check_batch(
+                Arc::new(index),
+                store.clone(),
+                audit,
+                file,
+                lines_in,
+            ));
             let count = write_batch(format, &mut lines, &mut out).await?;
             worker.await??;
             eprintln!("checked {count} rows");

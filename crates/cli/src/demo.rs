@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use armstrace_core::firearm::latest_date_anywhere;
-use armstrace_core::{CountryCode, OrgKind, Permission, Permissions};
+use armstrace_core::{CountryCode, OrgKind, Permission};
 use armstrace_server::auth::{hash_password, hash_token, new_token};
+use armstrace_store::audit::AuditWho;
 use armstrace_store::import::{ImportFormat, ImportOptions, import};
 use armstrace_store::{OrgState, Store};
 
@@ -120,11 +121,18 @@ async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
         .take(records as usize)
         .map(|r| r.recording_country)
         .collect();
+    let by = AuditWho::from(&operator(store, None).await?);
     let mut ncb_ids = HashMap::new();
     for user in DEMO_USERS.iter().filter(|u| u.kind == OrgKind::Ncb) {
         let code = CountryCode::parse(user.country)?;
         let org = store
-            .create_organisation(user.organisation, user.kind, Some(code), OrgState::Approved)
+            .create_organisation(
+                &by,
+                user.organisation,
+                user.kind,
+                Some(code),
+                OrgState::Approved,
+            )
             .await?;
         ncb_ids.insert(user.country, org.id);
     }
@@ -133,7 +141,7 @@ async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
             let code = CountryCode::parse(country)?;
             let name = format!("NCB {}", code.name());
             let org = store
-                .create_organisation(&name, OrgKind::Ncb, Some(code), OrgState::Approved)
+                .create_organisation(&by, &name, OrgKind::Ncb, Some(code), OrgState::Approved)
                 .await?;
             ncb_ids.insert(country, org.id);
         }
@@ -145,13 +153,19 @@ async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
         } else {
             let code = CountryCode::parse(user.country)?;
             store
-                .create_organisation(user.organisation, user.kind, Some(code), OrgState::Approved)
+                .create_organisation(
+                    &by,
+                    user.organisation,
+                    user.kind,
+                    Some(code),
+                    OrgState::Approved,
+                )
                 .await?
                 .id
         };
         let permissions = user.permissions.iter().copied().collect();
         store
-            .create_user(org_id, user.username, Some(&hash), permissions)
+            .create_user(&by, org_id, user.username, Some(&hash), permissions)
             .await?;
     }
     let admin = operator(store, None).await?;
@@ -173,15 +187,17 @@ async fn print_logins(store: &dyn Store) -> anyhow::Result<()> {
     println!();
     println!("Demo users (password for all: {DEMO_PASSWORD}); API tokens valid for 7 days:");
     let expires = chrono::Utc::now() + chrono::Duration::days(7);
+    let by = AuditWho::from(&operator(store, None).await?);
     let users = std::iter::once("admin").chain(DEMO_USERS.iter().map(|u| u.username));
     for username in users {
         let actor = operator(store, Some(username)).await?;
         let token = new_token();
         store
             .create_token(
+                &by,
                 actor.user_id,
                 &hash_token(&token),
-                Permissions::all(),
+                actor.permissions,
                 Some(expires),
             )
             .await?;

@@ -2,7 +2,9 @@
 
 use anyhow::{Context, bail};
 use armstrace_core::{OrgKind, Permissions};
+use armstrace_server::admin::DEFAULT_TOKEN_DAYS;
 use armstrace_server::auth::{hash_password, hash_token, new_token};
+use armstrace_store::audit::AuditWho;
 use armstrace_store::{OrgState, Store};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
@@ -43,6 +45,9 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     println!("secretariat: {}", args.secretariat);
     println!("administrator: {}", args.admin);
     println!("password: {}", installation.password);
+    println!(
+        "(the token expires in {DEFAULT_TOKEN_DAYS} days; make more with `armstrace admin token create`)"
+    );
     println!("token: {}", installation.token);
     Ok(())
 }
@@ -55,18 +60,32 @@ pub async fn install(
     admin: &str,
     password: Option<&str>,
 ) -> anyhow::Result<Installation> {
+    let by = AuditWho::installation();
     let org = store
-        .create_organisation(secretariat, OrgKind::Secretariat, None, OrgState::Approved)
+        .create_organisation(
+            &by,
+            secretariat,
+            OrgKind::Secretariat,
+            None,
+            OrgState::Approved,
+        )
         .await?;
     let password = password.map_or_else(random_password, str::to_string);
     let hash =
         hash_password(&password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
     let user = store
-        .create_user(org.id, admin, Some(&hash), Permissions::all())
+        .create_user(&by, org.id, admin, Some(&hash), Permissions::all())
         .await?;
     let token = new_token();
+    let expires_at = chrono::Utc::now() + chrono::Duration::days(i64::from(DEFAULT_TOKEN_DAYS));
     store
-        .create_token(user.id, &hash_token(&token), Permissions::all(), None)
+        .create_token(
+            &by,
+            user.id,
+            &hash_token(&token),
+            Permissions::all(),
+            Some(expires_at),
+        )
         .await?;
     store.set_setting(OPERATOR_SETTING, admin).await?;
     Ok(Installation { password, token })

@@ -1,6 +1,8 @@
 //! `armstrace`: the one binary. Each subcommand lives in a module of its own; this file only
 //! parses the command line and dispatches.
 
+mod admin;
+mod audit;
 mod bench;
 mod check;
 mod demo;
@@ -44,6 +46,10 @@ enum Command {
     Gen(gen_list::GenArgs),
     /// Measure import speed and API throughput.
     Bench(bench::BenchArgs),
+    /// Manage organisations, users and API tokens as the secretariat's operator.
+    Admin(admin::AdminArgs),
+    /// Verify the audit trail's hash chain.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,8 @@ fn main() -> ExitCode {
                         Command::Export(args) => export::run(args).await,
                         Command::Check(args) => check::run(args).await,
                         Command::Bench(args) => bench::run(args).await,
+                        Command::Admin(args) => admin::run(args).await,
+                        Command::Audit(args) => audit::run(args).await,
                         Command::Gen(_) => unreachable!("handled above"),
                     }
                 })

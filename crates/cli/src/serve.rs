@@ -1,9 +1,11 @@
 //! `armstrace serve`: the API on a listening address until SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 
 use anyhow::Context;
 use armstrace_server::AppState;
+use armstrace_server::rate_limit::Limits;
 use tokio::net::TcpListener;
 
 use crate::demo;
@@ -24,6 +26,13 @@ pub struct ServeArgs {
     /// How many records the demo world gets.
     #[arg(long, default_value_t = 100_000, requires = "demo")]
     demo_records: u64,
+    /// Requests a second allowed per API token or session (twice as many in a burst); 0 for
+    /// no limit.
+    #[arg(long, env = "ARMSTRACE_RATE_PER_TOKEN", default_value_t = 200)]
+    rate_per_token: u32,
+    /// Requests a second allowed per client address (twice as many in a burst); 0 for no limit.
+    #[arg(long, env = "ARMSTRACE_RATE_PER_ADDRESS", default_value_t = 1000)]
+    rate_per_address: u32,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -52,8 +61,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "try: curl -H 'Authorization: Bearer <token>' 'http://{address}/api/v1/firearms?recording_country=FR&limit=5'"
         );
     }
-    let index = std::sync::Arc::new(index);
-    armstrace_server::serve(listener, AppState { store, index }, shutdown_signal())
+    let limits = Limits {
+        per_credential: NonZeroU32::new(args.rate_per_token),
+        per_address: NonZeroU32::new(args.rate_per_address),
+    };
+    let state = AppState::new(store, std::sync::Arc::new(index), limits);
+    armstrace_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;
     println!("stopped");

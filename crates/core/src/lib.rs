@@ -8,7 +8,7 @@ pub mod history;
 pub mod import_format;
 pub mod validation;
 
-pub use access::{Actor, OrgKind, Permission, Permissions};
+pub use access::{Actor, OrgKind, OrgRef, OrgState, Permission, Permissions};
 pub use country::CountryCode;
 pub use firearm::{
     Firearm, FirearmFields, FirearmId, FirearmInput, FirearmType, RecordId, RecordStatus,

@@ -1,9 +1,12 @@
 //! The JSON API under `/api/v1` and its OpenAPI document, generated from the handlers.
 
+mod admin;
+mod audit;
 mod body;
 mod checks;
 mod firearms;
 mod import;
+mod session;
 
 use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry};
 use armstrace_core::{FieldError, Firearm, FirearmInput, FirearmType, Permission, RecordStatus};
@@ -21,7 +24,7 @@ use crate::error::Problem;
 #[openapi(
     info(
         title = "Armstrace API",
-        description = "Records of lost, stolen, trafficked and smuggled firearms, checked and traced across borders. Every route needs 'Authorization: Bearer <token>'.",
+        description = "Records of lost, stolen, trafficked and smuggled firearms, checked and traced across borders. Every route but POST /session needs 'Authorization: Bearer <token>' or the session cookie (with 'X-CSRF-Token' on requests that change something).",
         version = "1"
     ),
     servers((url = "/api/v1")),
@@ -35,6 +38,20 @@ use crate::error::Problem;
         import::import,
         checks::check,
         checks::batch,
+        session::who_am_i,
+        session::sign_in,
+        session::sign_out,
+        admin::list_orgs,
+        admin::create_org,
+        admin::get_org,
+        admin::approve_org,
+        admin::suspend_org,
+        admin::list_users,
+        admin::create_user,
+        admin::create_token,
+        admin::list_tokens,
+        admin::revoke_token,
+        audit::list,
         openapi_json,
     ),
     components(schemas(
@@ -56,12 +73,27 @@ use crate::error::Problem;
         crate::checking::FoundFirearm,
         armstrace_matcher::Difference,
         armstrace_matcher::DifferenceKind,
+        armstrace_core::OrgKind,
+        armstrace_core::OrgState,
+        session::SignInRequest,
+        session::Me,
+        session::OrgSummary,
+        session::SessionOpened,
+        admin::NewOrganisation,
+        admin::UserView,
+        admin::NewUser,
+        admin::TokenView,
+        admin::NewTokenRequest,
+        admin::CreatedToken,
+        audit::AuditPage,
+        armstrace_store::audit::AuditEntry,
     )),
     modifiers(&BearerSecurity),
     security(("bearer" = [])),
     tags(
         (name = "firearms", description = "Firearm records of each recording country"),
         (name = "checks", description = "Checking a seized or suspicious firearm against every record"),
+        (name = "access", description = "Signing in, organisations, users, tokens and the audit trail"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -94,6 +126,21 @@ pub fn router() -> Router<AppState> {
         .route("/firearms/{id}/history", get(firearms::history))
         .route("/checks", post(checks::check))
         .route("/checks/batch", post(checks::batch))
+        .route("/me", get(session::who_am_i))
+        .route("/session", post(session::sign_in).delete(session::sign_out))
+        .route(
+            "/organisations",
+            get(admin::list_orgs).post(admin::create_org),
+        )
+        .route("/organisations/{id}", get(admin::get_org))
+        .route("/organisations/{id}/approve", post(admin::approve_org))
+        .route("/organisations/{id}/suspend", post(admin::suspend_org))
+        .route("/organisations/{id}/users", get(admin::list_users))
+        .route("/users", post(admin::create_user))
+        .route("/users/{username}/tokens", get(admin::list_tokens))
+        .route("/tokens", post(admin::create_token))
+        .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))
+        .route("/audit", get(audit::list))
 }
 
 /// The OpenAPI 3 document of this API.

@@ -7,10 +7,12 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
+use armstrace_core::CountryCode;
 use armstrace_core::{Firearm, FirearmFields, FirearmId};
 use armstrace_matcher::{
     CheckIndex, CheckOutcome, CheckQuery, IndexBuilder, IndexRecord, Match, QueryError,
 };
+use armstrace_store::audit::{AuditEvent, AuditWho};
 use armstrace_store::{Store, StoreError};
 use futures::TryStreamExt;
 use rayon::prelude::*;
@@ -83,6 +85,51 @@ pub struct FoundFirearm {
     pub differences: Vec<armstrace_matcher::Difference>,
 }
 
+/// Who runs a check, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub struct CheckAudit {
+    /// Where the entries go.
+    pub log: crate::audit_log::AuditLog,
+    /// Who checks.
+    pub who: AuditWho,
+    /// The country a partner checks for.
+    pub on_behalf_of: Option<CountryCode>,
+}
+
+impl CheckAudit {
+    /// The entry of one check: the query, how many records matched, and which were shown.
+    pub fn event(
+        &self,
+        serial: &str,
+        make: Option<&str>,
+        outcome: Result<&CheckOutcome, &QueryError>,
+        mut detail: serde_json::Map<String, serde_json::Value>,
+    ) -> AuditEvent {
+        detail.insert("serial_number".into(), serial.into());
+        detail.insert("make".into(), make.into());
+        match outcome {
+            Ok(outcome) => {
+                detail.insert("matches".into(), outcome.total.into());
+                detail.insert(
+                    "hits".into(),
+                    outcome
+                        .matches
+                        .iter()
+                        .map(|m| m.firearm_id)
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
+            }
+            Err(error) => {
+                detail.insert("error".into(), error.to_string().into());
+            }
+        }
+        let mut event = AuditEvent::new(self.who.clone(), "check").detail(detail.into());
+        event.on_behalf_of = self.on_behalf_of;
+        event
+    }
+}
+
 /// Runs one check and fetches the records it found, best first.
 pub async fn check_one(
     index: &CheckIndex,
@@ -152,6 +199,9 @@ pub enum CheckError {
     /// The batch file has no serial_number column or cannot be read.
     #[error("{0}")]
     Input(String),
+    /// The audit trail could not be written: no answer goes out unlogged.
+    #[error("the audit trail could not be written: {0}")]
+    Audit(String),
 }
 
 /// One match in a batch answer.
@@ -197,9 +247,11 @@ struct BatchRow {
 pub async fn check_batch<R: Read + Send + 'static>(
     index: Arc<CheckIndex>,
     store: Arc<dyn Store>,
+    audit: CheckAudit,
     reader: R,
     out: mpsc::Sender<BatchLine>,
 ) -> Result<u64, CheckError> {
+    let batch_id = new_check_id();
     let (rows_in, mut rows) = mpsc::channel::<Result<Vec<BatchRow>, CheckError>>(2);
     let parser = tokio::task::spawn_blocking(move || parse_rows(reader, rows_in));
     let mut checked = 0_u64;
@@ -232,6 +284,23 @@ pub async fn check_batch<R: Read + Send + 'static>(
             .into_iter()
             .map(|f| (f.id, f))
             .collect();
+        // Every row's check is in the trail before its answer goes out.
+        let events = chunk
+            .iter()
+            .zip(&outcomes)
+            .enumerate()
+            .map(|(i, (row, outcome))| {
+                let mut detail = serde_json::Map::new();
+                detail.insert("batch".into(), batch_id.clone().into());
+                detail.insert("row".into(), (checked + i as u64 + 1).into());
+                audit.event(&row.serial, row.make.as_deref(), outcome.as_ref(), detail)
+            })
+            .collect();
+        audit
+            .log
+            .record(events)
+            .await
+            .map_err(|e| CheckError::Audit(e.to_string()))?;
         for (row, outcome) in chunk.into_iter().zip(outcomes) {
             let line = match outcome {
                 Ok(outcome) => BatchLine {
@@ -257,6 +326,14 @@ pub async fn check_batch<R: Read + Send + 'static>(
     }
     let _ = parser.await;
     Ok(checked)
+}
+
+/// A new random identifier of a check or a batch (128 bits, hex).
+pub fn new_check_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0_u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 fn batch_match(m: &Match, firearm: &Firearm) -> BatchMatch {

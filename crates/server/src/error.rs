@@ -23,6 +23,28 @@ pub enum ApiError {
         /// What was refused and why.
         detail: String,
     },
+    /// A sign-in with a wrong username or password.
+    #[error("the username or password is wrong")]
+    BadCredentials,
+    /// Valid credentials, refused for a reason other than a missing permission: the
+    /// organisation is pending or suspended, or the thing belongs to someone else's scope.
+    #[error("{detail}")]
+    Refused {
+        /// A stable reason: `org_pending`, `org_suspended`, `out_of_scope`, `csrf_failed`.
+        code: &'static str,
+        /// What was refused and why.
+        detail: String,
+    },
+    /// Too many requests (or failed sign-ins): try again after `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// A stable reason.
+        code: &'static str,
+        /// Seconds to wait.
+        retry_after: u64,
+        /// What was limited.
+        detail: String,
+    },
     /// The resource does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -80,6 +102,15 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Refused { code, .. } => (StatusCode::FORBIDDEN, code, "Forbidden"),
+            ApiError::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Unauthorized",
+            ),
+            ApiError::TooManyRequests { code, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, code, "Too many requests")
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             ApiError::Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -106,7 +137,7 @@ impl ApiError {
         let (status, code, title) = self.status_code_title();
         let detail = match self {
             ApiError::Unauthorized => {
-                "send 'Authorization: Bearer <token>' with a valid, unrevoked API token".to_string()
+                "send 'Authorization: Bearer <token>' with a valid, unexpired, unrevoked API token, or sign in at POST /api/v1/session".to_string()
             }
             ApiError::Validation(errors) => format!(
                 "{} field(s) are invalid: {}",
@@ -139,6 +170,19 @@ impl ApiError {
         }
     }
 
+    /// Refuses because the thing is outside the caller's scope.
+    pub fn out_of_scope(detail: impl Into<String>) -> Self {
+        ApiError::Refused {
+            code: "out_of_scope",
+            detail: detail.into(),
+        }
+    }
+
+    /// One invalid field.
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, code, message.into())])
+    }
+
     /// Refuses for want of `permission`.
     pub fn forbidden(permission: Permission, detail: impl Into<String>) -> Self {
         ApiError::Forbidden {
@@ -160,6 +204,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&retry_after.to_string()).expect("digits"),
+            );
+        }
         if matches!(self, ApiError::Unauthorized) {
             response
                 .headers_mut()

@@ -2,12 +2,16 @@
 //! serves, and the health probe. Everything here speaks HTTP; the rules live in `armstrace-core`
 //! and the data in `armstrace-store`.
 
+pub mod admin;
 pub mod api;
+pub mod audit_log;
 pub mod auth;
 pub mod checking;
 mod error;
+pub mod rate_limit;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use armstrace_store::Store;
@@ -18,6 +22,9 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+use crate::audit_log::AuditLog;
+use crate::rate_limit::{Limits, RateLimits};
+
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -25,6 +32,27 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The check index of every live record, kept current by every write through this service.
     pub index: Arc<armstrace_matcher::CheckIndex>,
+    /// Where checks are logged, committed in groups.
+    pub audit: AuditLog,
+    /// Per-token and per-address limits.
+    pub limits: RateLimits,
+}
+
+impl AppState {
+    /// The state of a service on `store` and its `index`, with `limits`; starts the audit
+    /// writer, so call it inside the runtime.
+    pub fn new(
+        store: Arc<dyn Store>,
+        index: Arc<armstrace_matcher::CheckIndex>,
+        limits: Limits,
+    ) -> Self {
+        AppState {
+            audit: AuditLog::start(store.clone()),
+            limits: RateLimits::new(limits),
+            store,
+            index,
+        }
+    }
 }
 
 /// The whole service as one router.
@@ -32,6 +60,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            rate_limit::limit,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -46,7 +78,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

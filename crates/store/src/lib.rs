@@ -1,18 +1,23 @@
 //! Where Armstrace keeps its data: the [`Store`] trait every backend implements, the SQLite
 //! backend with its migrations, and the streaming bulk import that feeds a store from a file.
 
+pub mod audit;
 pub mod import;
 mod sqlite;
 
 use std::sync::Arc;
 
+pub use armstrace_core::OrgState;
 use armstrace_core::history::HistoryEntry;
 use armstrace_core::{
-    Actor, CountryCode, Firearm, FirearmFields, FirearmId, OrgKind, Permissions, RecordStatus,
+    Actor, CountryCode, Firearm, FirearmFields, FirearmId, OrgKind, OrgRef, Permissions,
+    RecordStatus,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
+
+use crate::audit::{AuditEntry, AuditEvent, AuditFilter, AuditWho};
 
 pub use sqlite::SqliteStore;
 
@@ -44,31 +49,6 @@ pub enum StoreError {
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Whether an organisation may act yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrgState {
-    Approved,
-    Pending,
-    Suspended,
-}
-
-impl OrgState {
-    /// The stored token.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            OrgState::Approved => "approved",
-            OrgState::Pending => "pending",
-            OrgState::Suspended => "suspended",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [OrgState::Approved, OrgState::Pending, OrgState::Suspended]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
 /// An organisation: the secretariat, an NCB, a national agency or a partner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organisation {
@@ -82,6 +62,60 @@ pub struct Organisation {
     pub country: Option<CountryCode>,
     /// Approved, pending or suspended.
     pub state: OrgState,
+}
+
+impl Organisation {
+    /// The organisation as the access rules see it.
+    pub fn as_ref(&self) -> OrgRef {
+        OrgRef {
+            id: self.id,
+            kind: self.kind,
+            country: self.country,
+        }
+    }
+}
+
+/// An API token, without its secret (which is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Identifier.
+    pub id: i64,
+    /// The user the token acts as.
+    pub user_id: i64,
+    /// That user's name.
+    pub username: String,
+    /// That user's organisation.
+    pub org_id: i64,
+    /// The permissions the token carries (never more than its user holds).
+    pub permissions: Permissions,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Names a token: by its identifier, or by the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRef {
+    /// The token's identifier.
+    Id(i64),
+    /// The SHA-256 hash of the token's secret.
+    Hash(String),
+}
+
+/// What a password sign-in is checked against.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Who signs in.
+    pub actor: Actor,
+    /// The argon2id hash of the password (none for accounts that use tokens only).
+    pub password_hash: Option<String>,
+    /// Failed sign-ins since the last success.
+    pub failed_logins: u32,
+    /// Sign-in is refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// A user account.
@@ -164,39 +198,98 @@ pub trait Store: Send + Sync + 'static {
     /// Creates an organisation.
     async fn create_organisation(
         &self,
+        by: &AuditWho,
         name: &str,
         kind: OrgKind,
         country: Option<CountryCode>,
         state: OrgState,
     ) -> StoreResult<Organisation>;
-    /// Every organisation, by id.
+    /// Every organisation.
     async fn organisations(&self) -> StoreResult<Vec<Organisation>>;
-    /// Creates a user; `password_hash` is an already-hashed PHC string.
+    /// One organisation.
+    async fn organisation(&self, id: i64) -> StoreResult<Option<Organisation>>;
+    /// Approves, suspends (or returns to pending) an organisation; audited.
+    async fn set_organisation_state(
+        &self,
+        by: &AuditWho,
+        id: i64,
+        state: OrgState,
+    ) -> StoreResult<Organisation>;
+    /// Creates a user; audited.
     async fn create_user(
         &self,
+        by: &AuditWho,
         org_id: i64,
         username: &str,
         password_hash: Option<&str>,
         permissions: Permissions,
     ) -> StoreResult<User>;
-    /// Stores a new API token by its hash.
+    /// A user by name.
+    async fn user(&self, username: &str) -> StoreResult<Option<User>>;
+    /// The users of an organisation.
+    async fn users(&self, org_id: i64) -> StoreResult<Vec<User>>;
+    /// Stores a new token's hash; audited.
     async fn create_token(
         &self,
+        by: &AuditWho,
         user_id: i64,
         token_hash: &str,
         permissions: Permissions,
         expires_at: Option<DateTime<Utc>>,
-    ) -> StoreResult<()>;
-    /// The actor behind a live token of a user of an approved organisation, if any.
+    ) -> StoreResult<ApiToken>;
+    /// A token, by id or by the hash of its secret.
+    async fn token(&self, token: &TokenRef) -> StoreResult<Option<ApiToken>>;
+    /// A user's tokens.
+    async fn tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>>;
+    /// Revokes a token (revoking twice changes nothing); audited.
+    async fn revoke_token(&self, by: &AuditWho, token: &TokenRef) -> StoreResult<ApiToken>;
+    /// The actor behind an unrevoked, unexpired token, whatever its organisation's state.
     async fn actor_for_token(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Actor>>;
-    /// The actor for a user by name (the operator's identity on the command line).
+    /// The actor a user name stands for (for the operator's command line).
     async fn actor_for_user(&self, username: &str) -> StoreResult<Option<Actor>>;
+    /// What a password sign-in under `username` is checked against.
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>>;
+    /// Records a failed sign-in (`event`); for a known user, counts it and locks the account
+    /// for `lock_for(failures in a row)`. Returns until when the account is locked.
+    async fn signin_failed(
+        &self,
+        event: AuditEvent,
+        lock_for: fn(u32) -> Option<chrono::Duration>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Records a successful sign-in (`event`) and opens its session.
+    async fn start_session(
+        &self,
+        event: AuditEvent,
+        session_hash: &str,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The actor behind an open session, and the session's CSRF token.
+    async fn actor_for_session(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Actor, String)>>;
+    /// Ends a session (sign-out); audited.
+    async fn end_session(&self, event: AuditEvent, session_hash: &str) -> StoreResult<()>;
 
-    /// Creates a record; a record with the same recording country and record_id is a conflict.
+    /// Appends entries to the audit trail in one transaction (checks are logged this way).
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Audit entries matching `filter` after entry `after`, oldest first.
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>>;
+    /// Every audit entry in chain order.
+    fn audit_chain(&self) -> BoxStream<'_, StoreResult<AuditEntry>>;
+
+    /// Creates a record; audited.
     async fn create_firearm(
         &self,
         actor: &Actor,

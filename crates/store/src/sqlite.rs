@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, WAL journal, one writer connection and a pool of readers.
 
 mod access;
+mod audit;
 mod firearms;
 mod import;
 
@@ -9,7 +10,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use armstrace_core::history::HistoryEntry;
-use armstrace_core::{Actor, CountryCode, Firearm, FirearmFields, FirearmId, OrgKind, Permissions};
+use armstrace_core::{
+    Actor, CountryCode, Firearm, FirearmFields, FirearmId, OrgKind, OrgState, Permissions,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -17,9 +20,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::audit::{AuditEntry, AuditEvent, AuditFilter, AuditWho};
 use crate::{
-    BatchOutcome, Channel, FirearmFilter, OrgState, Organisation, SerialEntry, Store, StoreResult,
-    User,
+    ApiToken, BatchOutcome, Channel, Credentials, FirearmFilter, Organisation, SerialEntry, Store,
+    StoreResult, TokenRef, User,
 };
 
 /// A store in one SQLite file.
@@ -103,36 +107,88 @@ impl Store for SqliteStore {
 
     async fn create_organisation(
         &self,
+        by: &AuditWho,
         name: &str,
         kind: OrgKind,
         country: Option<CountryCode>,
         state: OrgState,
     ) -> StoreResult<Organisation> {
-        access::create_organisation(&self.writer, name, kind, country, state).await
+        access::create_organisation(&self.writer, by, name, kind, country, state).await
     }
 
     async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
         access::organisations(&self.readers).await
     }
 
+    async fn organisation(&self, id: i64) -> StoreResult<Option<Organisation>> {
+        access::organisation(&self.readers, id).await
+    }
+
+    async fn set_organisation_state(
+        &self,
+        by: &AuditWho,
+        id: i64,
+        state: OrgState,
+    ) -> StoreResult<Organisation> {
+        access::set_organisation_state(&self.writer, by, id, state).await
+    }
+
     async fn create_user(
         &self,
+        by: &AuditWho,
         org_id: i64,
         username: &str,
         password_hash: Option<&str>,
         permissions: Permissions,
     ) -> StoreResult<User> {
-        access::create_user(&self.writer, org_id, username, password_hash, permissions).await
+        access::create_user(
+            &self.writer,
+            by,
+            org_id,
+            username,
+            password_hash,
+            permissions,
+        )
+        .await
+    }
+
+    async fn user(&self, username: &str) -> StoreResult<Option<User>> {
+        access::user(&self.readers, username).await
+    }
+
+    async fn users(&self, org_id: i64) -> StoreResult<Vec<User>> {
+        access::users(&self.readers, org_id).await
     }
 
     async fn create_token(
         &self,
+        by: &AuditWho,
         user_id: i64,
         token_hash: &str,
         permissions: Permissions,
         expires_at: Option<DateTime<Utc>>,
-    ) -> StoreResult<()> {
-        access::create_token(&self.writer, user_id, token_hash, permissions, expires_at).await
+    ) -> StoreResult<ApiToken> {
+        access::create_token(
+            &self.writer,
+            by,
+            user_id,
+            token_hash,
+            permissions,
+            expires_at,
+        )
+        .await
+    }
+
+    async fn token(&self, token: &TokenRef) -> StoreResult<Option<ApiToken>> {
+        access::token(&self.readers, token).await
+    }
+
+    async fn tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>> {
+        access::tokens(&self.readers, user_id).await
+    }
+
+    async fn revoke_token(&self, by: &AuditWho, token: &TokenRef) -> StoreResult<ApiToken> {
+        access::revoke_token(&self.writer, by, token).await
     }
 
     async fn actor_for_token(
@@ -145,6 +201,57 @@ impl Store for SqliteStore {
 
     async fn actor_for_user(&self, username: &str) -> StoreResult<Option<Actor>> {
         access::actor_for_user(&self.readers, username).await
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
+        access::credentials(&self.readers, username).await
+    }
+
+    async fn signin_failed(
+        &self,
+        event: AuditEvent,
+        lock_for: fn(u32) -> Option<chrono::Duration>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        access::signin_failed(&self.writer, event, lock_for).await
+    }
+
+    async fn start_session(
+        &self,
+        event: AuditEvent,
+        session_hash: &str,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        access::start_session(&self.writer, event, session_hash, csrf_token, expires_at).await
+    }
+
+    async fn actor_for_session(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Actor, String)>> {
+        access::actor_for_session(&self.readers, session_hash, now).await
+    }
+
+    async fn end_session(&self, event: AuditEvent, session_hash: &str) -> StoreResult<()> {
+        access::end_session(&self.writer, event, session_hash).await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        audit::append_alone(&self.writer, events).await
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        audit::entries(&self.readers, filter, after, limit).await
+    }
+
+    fn audit_chain(&self) -> BoxStream<'_, StoreResult<AuditEntry>> {
+        audit::chain(&self.readers)
     }
 
     async fn create_firearm(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_server::AppState;
+use armstrace_server::rate_limit::Limits;
 use armstrace_store::Store;
 use armstrace_store::import::{ImportFormat, ImportOptions, ImportSummary, import};
 use rand::{Rng, SeedableRng};
@@ -99,10 +100,11 @@ pub async fn bench_api(
     let token = armstrace_server::auth::new_token();
     store
         .create_token(
+            &armstrace_store::audit::AuditWho::from(&actor),
             actor.user_id,
             &armstrace_server::auth::hash_token(&token),
             actor.permissions,
-            None,
+            Some(chrono::Utc::now() + chrono::Duration::days(1)),
         )
         .await?;
     let index = Arc::new(
@@ -115,7 +117,8 @@ pub async fn bench_api(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(armstrace_server::serve(
         listener,
-        AppState { store, index },
+        // A benchmark measures the service, not its rate limits.
+        AppState::new(store, index, Limits::none()),
         async {
             let _ = stopped.await;
         },

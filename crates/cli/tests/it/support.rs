@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use armstrace_core::{CountryCode, OrgKind, Permissions};
 use armstrace_server::auth::{hash_token, new_token};
 use armstrace_store::OrgState;
+use armstrace_store::audit::AuditWho;
 use serde_json::{Value, json};
 
 /// The binary under test.
@@ -70,8 +71,10 @@ impl Installation {
             .await
             .unwrap();
         let country = CountryCode::parse(country).unwrap();
+        let by = AuditWho::installation();
         let org = store
             .create_organisation(
+                &by,
                 &format!("{name} organisation"),
                 kind,
                 Some(country),
@@ -81,12 +84,12 @@ impl Installation {
             .unwrap();
         let permissions = Permissions::parse(permissions).unwrap();
         let user = store
-            .create_user(org.id, name, None, permissions)
+            .create_user(&by, org.id, name, None, permissions)
             .await
             .unwrap();
         let token = new_token();
         store
-            .create_token(user.id, &hash_token(&token), permissions, None)
+            .create_token(&by, user.id, &hash_token(&token), permissions, None)
             .await
             .unwrap();
         token

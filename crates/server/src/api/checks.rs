@@ -1,20 +1,22 @@
 //! Check routes: one serial as an officer typed it, or a batch of them.
 
-use armstrace_core::Permission;
+use armstrace_core::{CountryCode, OrgKind, Permission};
+use armstrace_store::audit::AuditWho;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::body::{JsonBody, media_type};
 use crate::auth::Authenticated;
-use crate::checking::{CheckError, FoundFirearm, advice, check_batch, check_one};
+use crate::checking::{
+    CheckAudit, CheckError, FoundFirearm, advice, check_batch, check_one, new_check_id,
+};
 use crate::error::Problem;
 use crate::{ApiError, AppState};
 
@@ -39,6 +41,10 @@ pub struct CheckRequest {
         reason = "part of the documented request; ranking by it comes with the reference table"
     )]
     pub calibre: Option<String>,
+    /// For a partner organisation checking for a country's customs administration that has no
+    /// access of its own: that country's ISO code. The audit trail records both.
+    #[schema(example = "TD")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// The answer to a check.
@@ -69,6 +75,7 @@ pub async fn check(
     JsonBody(request): JsonBody<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     caller.require(Permission::Check)?;
+    let audit = check_audit(&state, &caller, request.on_behalf_of.as_deref())?;
     let make = request.make.as_deref();
     let (outcome, matches) = check_one(
         &state.index,
@@ -78,8 +85,13 @@ pub async fn check(
     )
     .await
     .map_err(check_error)?;
+    let check_id = new_check_id();
+    let mut detail = serde_json::Map::new();
+    detail.insert("check_id".into(), check_id.clone().into());
+    let event = audit.event(&request.serial_number, make, Ok(&outcome), detail);
+    state.audit.record(vec![event]).await?;
     Ok(Json(CheckResponse {
-        check_id: new_check_id(),
+        check_id,
         advice: advice(&outcome, make.is_some_and(|m| !m.trim().is_empty())),
         total: outcome.total,
         equally_close: outcome.equally_close,
@@ -87,10 +99,29 @@ pub async fn check(
     }))
 }
 
-fn new_check_id() -> String {
-    let mut bytes = [0_u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
+/// Who the trail records for a check, refusing `on_behalf_of` from anyone but a partner.
+fn check_audit(
+    state: &AppState,
+    caller: &Authenticated,
+    on_behalf_of: Option<&str>,
+) -> Result<CheckAudit, ApiError> {
+    let on_behalf_of = on_behalf_of
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| {
+            CountryCode::parse(c)
+                .map_err(|e| ApiError::invalid("on_behalf_of", "invalid_country", e.to_string()))
+        })
+        .transpose()?;
+    if on_behalf_of.is_some() && caller.0.org_kind != OrgKind::Partner {
+        return Err(ApiError::out_of_scope(
+            "only a partner organisation checks on behalf of a country's customs administration",
+        ));
+    }
+    Ok(CheckAudit {
+        log: state.audit.clone(),
+        who: AuditWho::from(&caller.0),
+        on_behalf_of,
+    })
 }
 
 fn check_error(error: CheckError) -> ApiError {
@@ -104,6 +135,7 @@ fn check_error(error: CheckError) -> ApiError {
             query.to_string(),
         )]),
         CheckError::Store(store) => store.into(),
+        CheckError::Audit(message) => ApiError::Internal(message),
         CheckError::Input(message) => ApiError::Validation(vec![armstrace_core::FieldError::new(
             "header",
             "invalid_header",
@@ -115,7 +147,10 @@ fn check_error(error: CheckError) -> ApiError {
 /// Checks every row of a CSV (a `serial_number` column; `make`, `model`, `calibre` and any other
 /// columns optional and carried through) and answers one NDJSON line per row, in order:
 /// `{"input": {…}, "matches": [{record_id, recording_country, serial_number, make, confidence, score, differences}]}`.
+/// A partner checking for a country sends its code in `X-On-Behalf-Of`. Every row is in the
+/// audit trail before its answer is sent.
 #[utoipa::path(post, path = "/checks/batch", tag = "checks",
+    params(("X-On-Behalf-Of" = Option<String>, Header, description = "For a partner: the ISO code of the country it checks for")),
     request_body(content = String, description = "CSV with a serial_number column", content_type = "text/csv"),
     responses(
         (status = 200, description = "One JSON line per input row", content_type = "application/x-ndjson"),
@@ -129,6 +164,11 @@ pub async fn batch(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Check)?;
+    let on_behalf_of = headers
+        .get("x-on-behalf-of")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let audit = check_audit(&state, &caller, on_behalf_of.as_deref())?;
     let (media, content_type) = media_type(&headers);
     if media != "text/csv" {
         return Err(ApiError::UnsupportedMediaType(format!(
@@ -142,6 +182,7 @@ pub async fn batch(
     let worker = tokio::spawn(check_batch(
         state.index.clone(),
         state.store.clone(),
+        audit,
         reader,
         lines_in,
     ));

@@ -1,11 +1,15 @@
-//! Organisations, users and API tokens in SQLite.
+//! Organisations, users, API tokens, sign-in and sessions in SQLite. Every change here is
+//! audited in the transaction that makes it.
 
-use armstrace_core::{Actor, CountryCode, OrgKind, Permissions};
+use armstrace_core::{Actor, CountryCode, OrgKind, OrgState, Permissions};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use serde_json::json;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Row, SqliteConnection};
 
-use crate::{OrgState, Organisation, StoreError, StoreResult, User};
+use super::audit::append;
+use crate::audit::{AuditEvent, AuditWho};
+use crate::{ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User};
 
 /// Turns a unique-key violation into a conflict that names `what`.
 pub(super) fn conflict_on_duplicate(
@@ -23,11 +27,30 @@ pub(super) fn conflict_on_duplicate(
 
 pub(super) async fn create_organisation(
     pool: &SqlitePool,
+    by: &AuditWho,
     name: &str,
     kind: OrgKind,
     country: Option<CountryCode>,
     state: OrgState,
 ) -> StoreResult<Organisation> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if kind == OrgKind::Ncb {
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT name FROM organisations WHERE kind = 'ncb' AND country = ?")
+                .bind(country.map(|c| c.to_string()))
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(existing) = existing {
+            return Err(StoreError::Conflict {
+                code: "duplicate",
+                message: format!(
+                    "{} already has an NCB ('{existing}'); a country has one",
+                    country.map(|c| c.to_string()).unwrap_or_default()
+                ),
+            });
+        }
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO organisations (name, kind, country, state, created_at) \
          VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -36,44 +59,122 @@ pub(super) async fn create_organisation(
     .bind(kind.as_str())
     .bind(country.map(|c| c.to_string()))
     .bind(state.as_str())
-    .bind(Utc::now())
-    .fetch_one(pool)
+    .bind(now)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| conflict_on_duplicate(e, || format!("an organisation named '{name}' exists")))?;
-    Ok(Organisation {
+    let org = Organisation {
         id,
         name: name.to_string(),
         kind,
         country,
         state,
+    };
+    let event = AuditEvent::new(by.clone(), "org.create")
+        .target(format!("org:{id}"))
+        .detail(json!({ "name": name, "kind": kind, "country": country, "state": state }));
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+const ORG_COLUMNS: &str = "id, name, kind, country, state";
+
+fn org_from_row(row: &SqliteRow) -> StoreResult<Organisation> {
+    Ok(Organisation {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        kind: org_kind(row.try_get("kind")?)?,
+        country: optional_country(row.try_get("country")?)?,
+        state: org_state(row.try_get("state")?)?,
     })
 }
 
 pub(super) async fn organisations(pool: &SqlitePool) -> StoreResult<Vec<Organisation>> {
-    let rows = sqlx::query("SELECT id, name, kind, country, state FROM organisations ORDER BY id")
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Organisation {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                kind: org_kind(row.try_get("kind")?)?,
-                country: optional_country(row.try_get("country")?)?,
-                state: OrgState::parse(row.try_get("state")?)
-                    .ok_or_else(|| StoreError::Corrupt("organisation state".into()))?,
-            })
-        })
-        .collect()
+    sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM organisations ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(org_from_row)
+    .collect()
+}
+
+async fn organisation_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> StoreResult<Option<Organisation>> {
+    sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM organisations WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(org_from_row)
+    .transpose()
+}
+
+pub(super) async fn organisation(pool: &SqlitePool, id: i64) -> StoreResult<Option<Organisation>> {
+    let mut conn = pool.acquire().await?;
+    organisation_in(&mut conn, id).await
+}
+
+pub(super) async fn set_organisation_state(
+    pool: &SqlitePool,
+    by: &AuditWho,
+    id: i64,
+    state: OrgState,
+) -> StoreResult<Organisation> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut org = organisation_in(&mut tx, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("organisation {id}")))?;
+    let from = org.state;
+    if from != state {
+        sqlx::query("UPDATE organisations SET state = ? WHERE id = ?")
+            .bind(state.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        org.state = state;
+    }
+    let action = match state {
+        OrgState::Approved => "org.approve",
+        OrgState::Suspended => "org.suspend",
+        OrgState::Pending => "org.reset",
+    };
+    let event = AuditEvent::new(by.clone(), action)
+        .target(format!("org:{id}"))
+        .detail(json!({ "name": org.name, "from": from, "to": state }));
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+const USER_COLUMNS: &str = "id, org_id, username, permissions";
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        username: row.try_get("username")?,
+        permissions: permissions(row.try_get("permissions")?)?,
+    })
 }
 
 pub(super) async fn create_user(
     pool: &SqlitePool,
+    by: &AuditWho,
     org_id: i64,
     username: &str,
     password_hash: Option<&str>,
     permissions: Permissions,
 ) -> StoreResult<User> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (org_id, username, password_hash, permissions, created_at) \
          VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -82,10 +183,20 @@ pub(super) async fn create_user(
     .bind(username)
     .bind(password_hash)
     .bind(permissions.to_string())
-    .bind(Utc::now())
-    .fetch_one(pool)
+    .bind(now)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| conflict_on_duplicate(e, || format!("a user named '{username}' exists")))?;
+    let event = AuditEvent::new(by.clone(), "user.create")
+        .target(format!("user:{id}"))
+        .detail(json!({
+            "username": username,
+            "org_id": org_id,
+            "permissions": permissions.to_string(),
+            "password": password_hash.is_some(),
+        }));
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
     Ok(User {
         id,
         org_id,
@@ -94,29 +205,149 @@ pub(super) async fn create_user(
     })
 }
 
+pub(super) async fn user(pool: &SqlitePool, username: &str) -> StoreResult<Option<User>> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+    ))
+    .bind(username)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(user_from_row)
+    .transpose()
+}
+
+pub(super) async fn users(pool: &SqlitePool, org_id: i64) -> StoreResult<Vec<User>> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE org_id = ? ORDER BY id"
+    ))
+    .bind(org_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(user_from_row)
+    .collect()
+}
+
 pub(super) async fn create_token(
     pool: &SqlitePool,
+    by: &AuditWho,
     user_id: i64,
     token_hash: &str,
     permissions: Permissions,
     expires_at: Option<DateTime<Utc>>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO api_tokens (user_id, token_hash, permissions, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?)",
+) -> StoreResult<ApiToken> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_tokens (user_id, token_hash, permissions, created_at, expires_at, created_by) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(user_id)
     .bind(token_hash)
     .bind(permissions.to_string())
-    .bind(Utc::now())
+    .bind(now)
     .bind(expires_at)
-    .execute(pool)
+    .bind(by.user_id)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(())
+    let token = token_in(&mut tx, &TokenRef::Id(id))
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
+    let event = AuditEvent::new(by.clone(), "token.create")
+        .target(format!("token:{id}"))
+        .detail(json!({
+            "user": token.username,
+            "permissions": permissions.to_string(),
+            "expires_at": expires_at,
+        }));
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.user_id, u.username, u.org_id, t.permissions, t.created_at, \
+     t.expires_at, t.revoked_at";
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        org_id: row.try_get("org_id")?,
+        permissions: permissions(row.try_get("permissions")?)?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+async fn token_in(conn: &mut SqliteConnection, token: &TokenRef) -> StoreResult<Option<ApiToken>> {
+    let select =
+        format!("SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id");
+    let row = match token {
+        TokenRef::Id(id) => {
+            sqlx::query(&format!("{select} WHERE t.id = ?"))
+                .bind(*id)
+                .fetch_optional(conn)
+                .await?
+        }
+        TokenRef::Hash(hash) => {
+            sqlx::query(&format!("{select} WHERE t.token_hash = ?"))
+                .bind(hash.as_str())
+                .fetch_optional(conn)
+                .await?
+        }
+    };
+    row.as_ref().map(token_from_row).transpose()
+}
+
+pub(super) async fn token(pool: &SqlitePool, token: &TokenRef) -> StoreResult<Option<ApiToken>> {
+    let mut conn = pool.acquire().await?;
+    token_in(&mut conn, token).await
+}
+
+pub(super) async fn tokens(pool: &SqlitePool, user_id: i64) -> StoreResult<Vec<ApiToken>> {
+    sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.user_id = ? ORDER BY t.id"
+    ))
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(token_from_row)
+    .collect()
+}
+
+pub(super) async fn revoke_token(
+    pool: &SqlitePool,
+    by: &AuditWho,
+    token: &TokenRef,
+) -> StoreResult<ApiToken> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut found = token_in(&mut tx, token)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("token".to_string()))?;
+    if found.revoked_at.is_none() {
+        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(found.id)
+            .execute(&mut *tx)
+            .await?;
+        found.revoked_at = Some(now);
+        let event = AuditEvent::new(by.clone(), "token.revoke")
+            .target(format!("token:{}", found.id))
+            .detail(json!({ "user": found.username }));
+        append(&mut tx, &[event], now).await?;
+    }
+    tx.commit().await?;
+    Ok(found)
 }
 
 const ACTOR_COLUMNS: &str = "u.id AS user_id, u.username, u.permissions AS user_permissions, \
-     o.id AS org_id, o.name AS org_name, o.kind, o.country";
+     o.id AS org_id, o.name AS org_name, o.kind, o.country, o.state";
 
 pub(super) async fn actor_for_token(
     pool: &SqlitePool,
@@ -126,7 +357,7 @@ pub(super) async fn actor_for_token(
     let row = sqlx::query(&format!(
         "SELECT {ACTOR_COLUMNS}, t.permissions AS token_permissions, t.expires_at \
          FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN organisations o ON o.id = u.org_id \
-         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND o.state = 'approved'"
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL"
     ))
     .bind(token_hash)
     .fetch_optional(pool)
@@ -139,11 +370,7 @@ pub(super) async fn actor_for_token(
     let mut actor = actor_from_row(&row)?;
     // A token carries a subset of its user's permissions; the user may have lost some since.
     let token_permissions = permissions(row.try_get("token_permissions")?)?;
-    actor.permissions = actor
-        .permissions
-        .iter()
-        .filter(|p| token_permissions.has(*p))
-        .collect();
+    actor.permissions = actor.permissions.and(token_permissions);
     Ok(Some(actor))
 }
 
@@ -161,6 +388,135 @@ pub(super) async fn actor_for_user(
     row.map(|row| actor_from_row(&row)).transpose()
 }
 
+pub(super) async fn credentials(
+    pool: &SqlitePool,
+    username: &str,
+) -> StoreResult<Option<Credentials>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACTOR_COLUMNS}, u.password_hash, u.failed_logins, u.locked_until \
+         FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.username = ?"
+    ))
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Credentials {
+        actor: actor_from_row(&row)?,
+        password_hash: row.try_get("password_hash")?,
+        failed_logins: row.try_get::<i64, _>("failed_logins")?.max(0) as u32,
+        locked_until: row.try_get("locked_until")?,
+    }))
+}
+
+pub(super) async fn signin_failed(
+    pool: &SqlitePool,
+    event: AuditEvent,
+    lock_for: fn(u32) -> Option<chrono::Duration>,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut locked_until = None;
+    let mut event = event;
+    if let Some(user_id) = event.who.user_id {
+        let failed: i64 = sqlx::query_scalar(
+            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let failed = failed.max(0) as u32;
+        locked_until = lock_for(failed).map(|d| now + d);
+        if let Some(until) = locked_until {
+            sqlx::query("UPDATE users SET locked_until = ? WHERE id = ?")
+                .bind(until)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(detail) = event.detail.as_object_mut() {
+            detail.insert("failed_in_a_row".into(), json!(failed));
+            detail.insert("locked_until".into(), json!(locked_until));
+        }
+    }
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
+    Ok(locked_until)
+}
+
+pub(super) async fn start_session(
+    pool: &SqlitePool,
+    event: AuditEvent,
+    session_hash: &str,
+    csrf_token: &str,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now = Utc::now();
+    let user_id = event
+        .who
+        .user_id
+        .ok_or_else(|| StoreError::NotFound("user".into()))?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (session_hash, user_id, csrf_token, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(session_hash)
+    .bind(user_id)
+    .bind(csrf_token)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn actor_for_session(
+    pool: &SqlitePool,
+    session_hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<(Actor, String)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACTOR_COLUMNS}, s.csrf_token, s.expires_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id \
+         WHERE s.session_hash = ? AND s.ended_at IS NULL"
+    ))
+    .bind(session_hash)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+    if expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some((actor_from_row(&row)?, row.try_get("csrf_token")?)))
+}
+
+pub(super) async fn end_session(
+    pool: &SqlitePool,
+    event: AuditEvent,
+    session_hash: &str,
+) -> StoreResult<()> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let ended =
+        sqlx::query("UPDATE sessions SET ended_at = ? WHERE session_hash = ? AND ended_at IS NULL")
+            .bind(now)
+            .bind(session_hash)
+            .execute(&mut *tx)
+            .await?;
+    if ended.rows_affected() > 0 {
+        append(&mut tx, &[event], now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 fn actor_from_row(row: &SqliteRow) -> StoreResult<Actor> {
     Ok(Actor {
         user_id: row.try_get("user_id")?,
@@ -169,12 +525,17 @@ fn actor_from_row(row: &SqliteRow) -> StoreResult<Actor> {
         org_name: row.try_get("org_name")?,
         org_kind: org_kind(row.try_get("kind")?)?,
         country: optional_country(row.try_get("country")?)?,
+        org_state: org_state(row.try_get("state")?)?,
         permissions: permissions(row.try_get("user_permissions")?)?,
     })
 }
 
 fn org_kind(text: &str) -> StoreResult<OrgKind> {
     OrgKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation kind '{text}'")))
+}
+
+fn org_state(text: &str) -> StoreResult<OrgState> {
+    OrgState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation state '{text}'")))
 }
 
 fn permissions(text: &str) -> StoreResult<Permissions> {

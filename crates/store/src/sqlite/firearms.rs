@@ -12,6 +12,8 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::access::{conflict_on_duplicate, optional_country};
+use super::audit::append;
+use crate::audit::AuditEvent;
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
 /// The content columns, in the order [`push_fields`] binds them.
@@ -175,12 +177,36 @@ pub(super) async fn create(
         push_provenance(&mut values, actor, channel, now);
     });
     insert.push(format!(" RETURNING {ALL_COLUMNS}"));
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let row = insert
         .build()
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_on_duplicate(e, || duplicate_record(fields)))?;
-    firearm_from_row(&row)
+    let firearm = firearm_from_row(&row)?;
+    audit_change(&mut tx, actor, "record.create", &firearm, channel, now).await?;
+    tx.commit().await?;
+    Ok(firearm)
+}
+
+/// Writes the audit entry of a change to one record.
+async fn audit_change(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    action: &str,
+    firearm: &Firearm,
+    channel: Channel,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let event = AuditEvent::new(actor, action)
+        .target(format!("firearm:{}", firearm.id))
+        .detail(serde_json::json!({
+            "recording_country": firearm.fields.recording_country,
+            "record_id": firearm.fields.record_id.as_str(),
+            "version": firearm.version,
+            "channel": channel.as_str(),
+        }));
+    append(conn, &[event], at).await
 }
 
 pub(super) async fn get(pool: &SqlitePool, id: FirearmId) -> StoreResult<Option<Firearm>> {
@@ -269,6 +295,7 @@ pub(super) async fn update(
         version: firearm.version,
     };
     write_history(&mut tx, actor, Channel::Api, now, &[entry]).await?;
+    audit_change(&mut tx, actor, "record.update", &firearm, Channel::Api, now).await?;
     tx.commit().await?;
     Ok(firearm)
 }
@@ -298,6 +325,7 @@ pub(super) async fn delete(
         version: firearm.version,
     };
     write_history(&mut tx, actor, Channel::Api, now, &[entry]).await?;
+    audit_change(&mut tx, actor, "record.delete", &firearm, Channel::Api, now).await?;
     tx.commit().await?;
     Ok(firearm)
 }
@@ -384,7 +412,7 @@ pub(super) async fn history(pool: &SqlitePool, id: FirearmId) -> StoreResult<Vec
 /// Streams items fetched a page at a time by ascending id: `fetch(after)` answers the page after
 /// that id. Nothing holds the whole table in memory, and no read transaction stays open for the
 /// whole run.
-fn paged<'a, T, F, Fut>(
+pub(super) fn paged<'a, T, F, Fut>(
     page_size: usize,
     fetch: F,
     id_of: fn(&T) -> i64,

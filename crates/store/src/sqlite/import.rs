@@ -9,10 +9,12 @@ use chrono::Utc;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use super::audit::append;
 use super::firearms::{
     FIELD_COLUMNS, PROVENANCE_COLUMNS, PendingHistory, firearm_from_row, push_fields,
     push_provenance, write_history,
 };
+use crate::audit::AuditEvent;
 use crate::{BatchOutcome, Channel, StoreResult};
 
 /// Rows per multi-row statement: 21 values a row stays under SQLite's parameter limit.
@@ -47,6 +49,16 @@ pub(super) async fn import_batch(
         apply_round(&mut tx, actor, &round, &mut outcome).await?;
         pending = later;
     }
+    // One entry per batch: who, how many, and which records it created or changed (each
+    // record's history holds the field-by-field change).
+    let event = AuditEvent::new(actor, "record.import").detail(serde_json::json!({
+        "rows": rows.len(),
+        "imported": outcome.imported,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "changed_ids": outcome.changed.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+    }));
+    append(&mut tx, &[event], Utc::now()).await?;
     tx.commit().await?;
     Ok(outcome)
 }

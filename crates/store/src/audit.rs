@@ -1,0 +1,384 @@
+//! The audit trail: what is written (an [`AuditEvent`]), what is kept (an [`AuditEntry`], hash
+//! chained to the one before), and the walk that proves the chain intact. Backends store the
+//! entries; the hashing and the verification are the same for all of them.
+
+use armstrace_core::{Actor, CountryCode};
+use chrono::{DateTime, Utc};
+use futures::{Stream, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::StoreResult;
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who did something, as the trail keeps it: names are copied, so that the entry reads the same
+/// after a user or an organisation is renamed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditWho {
+    /// The user, when one is known (not for a sign-in under an unknown name).
+    pub user_id: Option<i64>,
+    /// The user's name, or the name that was tried.
+    pub username: String,
+    /// The user's organisation.
+    pub org_id: Option<i64>,
+    /// The organisation's name.
+    pub organisation: String,
+    /// The organisation's country (none for the secretariat and partners).
+    pub country: Option<CountryCode>,
+}
+
+impl AuditWho {
+    /// Someone who tried to sign in under a name that does not exist.
+    pub fn unknown(username: &str) -> Self {
+        AuditWho {
+            user_id: None,
+            username: username.to_string(),
+            org_id: None,
+            organisation: String::new(),
+            country: None,
+        }
+    }
+
+    /// The installation itself, creating its secretariat and first administrator.
+    pub fn installation() -> Self {
+        AuditWho {
+            user_id: None,
+            username: "(installation)".to_string(),
+            org_id: None,
+            organisation: String::new(),
+            country: None,
+        }
+    }
+}
+
+impl From<&Actor> for AuditWho {
+    fn from(actor: &Actor) -> Self {
+        AuditWho {
+            user_id: Some(actor.user_id),
+            username: actor.username.clone(),
+            org_id: Some(actor.org_id),
+            organisation: actor.org_name.clone(),
+            country: actor.country,
+        }
+    }
+}
+
+/// One thing to record in the trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// Who did it.
+    pub who: AuditWho,
+    /// The country a partner acted for, when it acted on someone's behalf.
+    pub on_behalf_of: Option<CountryCode>,
+    /// What was done: `check`, `record.create`, `signin.failure`, `org.suspend`, …
+    pub action: String,
+    /// What it was done to: `firearm:12`, `org:3`, `user:7`, `token:5`.
+    pub target: Option<String>,
+    /// The particulars: the query and its hits, the counts of an import, the reason of a refusal.
+    pub detail: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// An event by `who` with no target or detail yet.
+    pub fn new(who: impl Into<AuditWho>, action: &str) -> Self {
+        AuditEvent {
+            who: who.into(),
+            on_behalf_of: None,
+            action: action.to_string(),
+            target: None,
+            detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    /// The same event, done to `target`.
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// The same event, with its particulars.
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+/// An entry of the trail as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1.
+    pub id: i64,
+    /// When, in RFC 3339 UTC, exactly as hashed.
+    pub at: String,
+    /// The user, when known.
+    pub user_id: Option<i64>,
+    /// The user's name (or the name tried at a failed sign-in).
+    pub username: String,
+    /// The user's organisation.
+    pub org_id: Option<i64>,
+    /// The organisation's name.
+    pub organisation: String,
+    /// The organisation's country.
+    pub country: Option<String>,
+    /// The country a partner acted for.
+    pub on_behalf_of: Option<String>,
+    /// What was done.
+    pub action: String,
+    /// What it was done to.
+    pub target: Option<String>,
+    /// The particulars, as JSON text exactly as hashed.
+    pub detail: String,
+    /// The hash of the entry before (the genesis value for the first).
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// Makes the entry that follows `prev_hash` at position `id`, with its hash.
+    pub fn chain(id: i64, at: DateTime<Utc>, event: &AuditEvent, prev_hash: &str) -> Self {
+        let mut entry = AuditEntry {
+            id,
+            at: at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            user_id: event.who.user_id,
+            username: event.who.username.clone(),
+            org_id: event.who.org_id,
+            organisation: event.who.organisation.clone(),
+            country: event.who.country.map(|c| c.to_string()),
+            on_behalf_of: event.on_behalf_of.map(|c| c.to_string()),
+            action: event.action.clone(),
+            target: event.target.clone(),
+            detail: event.detail.to_string(),
+            prev_hash: prev_hash.to_string(),
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        entry
+    }
+
+    /// The hash the entry's columns give: SHA-256 over every column but `hash`, each written
+    /// with its length so that no two different entries read the same.
+    pub fn computed_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        let mut field = |value: Option<&str>| match value {
+            None => hasher.update(b"-;"),
+            Some(text) => {
+                hasher.update(text.len().to_string().as_bytes());
+                hasher.update(b":");
+                hasher.update(text.as_bytes());
+                hasher.update(b";");
+            }
+        };
+        field(Some(&self.id.to_string()));
+        field(Some(&self.at));
+        field(self.user_id.map(|id| id.to_string()).as_deref());
+        field(Some(&self.username));
+        field(self.org_id.map(|id| id.to_string()).as_deref());
+        field(Some(&self.organisation));
+        field(self.country.as_deref());
+        field(self.on_behalf_of.as_deref());
+        field(Some(&self.action));
+        field(self.target.as_deref());
+        field(Some(&self.detail));
+        field(Some(&self.prev_hash));
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Which entries a reader wants.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this user's.
+    pub username: Option<String>,
+    /// Only this organisation's.
+    pub org_id: Option<i64>,
+    /// Only entries by organisations of this country.
+    pub country: Option<CountryCode>,
+    /// Only this action (`record.update`), or actions under a prefix (`record.`).
+    pub action: Option<String>,
+    /// Only entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Where and how a chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    /// The entry's columns no longer give its hash.
+    #[error("entry {id} was altered: its content does not match its hash")]
+    Altered {
+        /// The entry.
+        id: i64,
+    },
+    /// Entries between two stored ones are gone.
+    #[error("entry {missing} is missing: the chain jumps from entry {before} to entry {after}")]
+    Missing {
+        /// The first missing position.
+        missing: i64,
+        /// The entry before the gap (0 at the start).
+        before: i64,
+        /// The entry after it.
+        after: i64,
+    },
+    /// The entry does not follow the one stored before it.
+    #[error(
+        "entry {id} does not follow entry {before}: an entry was removed, replaced or reordered here"
+    )]
+    Unlinked {
+        /// The entry.
+        id: i64,
+        /// The entry stored before it.
+        before: i64,
+    },
+}
+
+/// What a walk of the chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Entries walked before the walk ended.
+    pub entries: u64,
+    /// The hash of the last entry that verified (the genesis value for an empty trail).
+    pub head: String,
+    /// The first break, if the chain is not intact.
+    pub broken: Option<ChainBreak>,
+}
+
+/// Walks the entries in id order and stops at the first break.
+pub async fn verify_chain(
+    mut entries: impl Stream<Item = StoreResult<AuditEntry>> + Unpin,
+) -> StoreResult<ChainReport> {
+    let mut report = ChainReport {
+        entries: 0,
+        head: GENESIS.to_string(),
+        broken: None,
+    };
+    let mut before = 0_i64;
+    while let Some(entry) = entries.try_next().await? {
+        let broken = if entry.id != before + 1 {
+            Some(if entry.id > before + 1 {
+                ChainBreak::Missing {
+                    missing: before + 1,
+                    before,
+                    after: entry.id,
+                }
+            } else {
+                ChainBreak::Unlinked {
+                    id: entry.id,
+                    before,
+                }
+            })
+        } else if entry.computed_hash() != entry.hash {
+            Some(ChainBreak::Altered { id: entry.id })
+        } else if entry.prev_hash != report.head {
+            Some(ChainBreak::Unlinked {
+                id: entry.id,
+                before,
+            })
+        } else {
+            None
+        };
+        if broken.is_some() {
+            report.broken = broken;
+            return Ok(report);
+        }
+        report.entries += 1;
+        report.head = entry.hash;
+        before = entry.id;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditEntry> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|id| {
+                let event = AuditEvent::new(AuditWho::unknown("someone"), "check")
+                    .detail(serde_json::json!({ "serial": format!("A{id}") }));
+                let entry = AuditEntry::chain(id, Utc::now(), &event, &prev);
+                prev = entry.hash.clone();
+                entry
+            })
+            .collect()
+    }
+
+    async fn walk(entries: Vec<AuditEntry>) -> ChainReport {
+        verify_chain(futures::stream::iter(entries.into_iter().map(Ok)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_untouched_chain_verifies_to_its_head() {
+        let entries = chain(5);
+        let head = entries[4].hash.clone();
+        let report = walk(entries).await;
+        assert_eq!(report.entries, 5);
+        assert_eq!(report.head, head);
+        assert_eq!(report.broken, None);
+    }
+
+    #[tokio::test]
+    async fn an_altered_entry_is_named() {
+        let mut entries = chain(5);
+        entries[2].detail = r#"{"serial":"B3"}"#.to_string();
+        let report = walk(entries).await;
+        assert_eq!(report.broken, Some(ChainBreak::Altered { id: 3 }));
+        assert_eq!(report.entries, 2);
+    }
+
+    #[tokio::test]
+    async fn a_removed_entry_is_named() {
+        let mut entries = chain(5);
+        entries.remove(3);
+        let report = walk(entries).await;
+        assert_eq!(
+            report.broken,
+            Some(ChainBreak::Missing {
+                missing: 4,
+                before: 3,
+                after: 5
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_swapped_and_renumbered_are_found() {
+        let mut entries = chain(5);
+        entries.swap(1, 2);
+        entries[1].id = 2;
+        entries[2].id = 3;
+        let report = walk(entries).await;
+        assert_eq!(report.broken, Some(ChainBreak::Altered { id: 2 }));
+    }
+
+    #[tokio::test]
+    async fn a_rehashed_forgery_does_not_link_to_its_predecessor() {
+        let mut entries = chain(5);
+        // A forger who recomputes the altered entry's hash still breaks the next link.
+        entries[2].detail = r#"{"serial":"forged"}"#.to_string();
+        entries[2].hash = entries[2].computed_hash();
+        let report = walk(entries).await;
+        assert_eq!(
+            report.broken,
+            Some(ChainBreak::Unlinked { id: 4, before: 3 })
+        );
+    }
+
+    #[test]
+    fn the_hash_separates_fields() {
+        let mut a = chain(1).remove(0);
+        let mut b = a.clone();
+        a.username = "ab".into();
+        a.organisation = "c".into();
+        b.username = "a".into();
+        b.organisation = "bc".into();
+        assert_ne!(a.computed_hash(), b.computed_hash());
+    }
+}
