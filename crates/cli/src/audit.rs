@@ -19,8 +19,8 @@ enum AuditCommand {
     Verify {
         #[command(flatten)]
         db: DbArgs,
-        /// Also require the chain to end at this hash (a head recorded earlier, kept outside
-        /// the database), which shows that no entries were cut from the end.
+        /// A head printed by an earlier verify and kept outside the database: the chain must
+        /// still hold that entry, which shows that no entries were cut from the end since.
         #[arg(long)]
         head: Option<String>,
     },
@@ -29,23 +29,20 @@ enum AuditCommand {
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     let AuditCommand::Verify { db, head } = args.command;
     let store = open_installed(&db.db).await?;
-    let report = verify_chain(store.audit_chain()).await?;
+    let report = verify_chain(store.audit_chain(), head.as_deref()).await?;
     if let Some(broken) = report.broken {
         bail!(
             "audit chain broken: {broken} ({} entries before it verified)",
             report.entries
         );
     }
-    if let Some(expected) = head {
-        let expected = expected.trim().to_lowercase();
-        if expected != report.head {
-            // The recorded head must be an entry of the chain; if it is the last no more.
-            bail!(
-                "audit chain ends at {} after {} entries, not at the recorded head {expected}: entries were cut from the end or the head is wrong",
-                report.head,
-                report.entries
-            );
-        }
+    if report.recorded_head_found == Some(false) {
+        bail!(
+            "the recorded head {} is not in the audit chain, which ends at {} after {} entries: entries were cut from the end (or the head was copied wrong)",
+            head.unwrap_or_default(),
+            report.head,
+            report.entries
+        );
     }
     println!("head: {}", report.head);
     println!("audit chain intact: {} entries", report.entries);

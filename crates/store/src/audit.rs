@@ -244,16 +244,23 @@ pub struct ChainReport {
     pub head: String,
     /// The first break, if the chain is not intact.
     pub broken: Option<ChainBreak>,
+    /// Whether an entry with the recorded head's hash was walked (when one was given).
+    pub recorded_head_found: Option<bool>,
 }
 
-/// Walks the entries in id order and stops at the first break.
+/// Walks the entries in id order and stops at the first break. A `recorded_head` (the hash of
+/// an entry written down outside the database earlier) must be met on the way: if it is not,
+/// entries were cut from the end since.
 pub async fn verify_chain(
     mut entries: impl Stream<Item = StoreResult<AuditEntry>> + Unpin,
+    recorded_head: Option<&str>,
 ) -> StoreResult<ChainReport> {
+    let recorded_head = recorded_head.map(|h| h.trim().to_lowercase());
     let mut report = ChainReport {
         entries: 0,
         head: GENESIS.to_string(),
         broken: None,
+        recorded_head_found: recorded_head.as_ref().map(|h| h == GENESIS),
     };
     let mut before = 0_i64;
     while let Some(entry) = entries.try_next().await? {
@@ -285,6 +292,9 @@ pub async fn verify_chain(
             return Ok(report);
         }
         report.entries += 1;
+        if recorded_head.as_ref() == Some(&entry.hash) {
+            report.recorded_head_found = Some(true);
+        }
         report.head = entry.hash;
         before = entry.id;
     }
@@ -309,7 +319,7 @@ mod tests {
     }
 
     async fn walk(entries: Vec<AuditEntry>) -> ChainReport {
-        verify_chain(futures::stream::iter(entries.into_iter().map(Ok)))
+        verify_chain(futures::stream::iter(entries.into_iter().map(Ok)), None)
             .await
             .unwrap()
     }
@@ -322,6 +332,21 @@ mod tests {
         assert_eq!(report.entries, 5);
         assert_eq!(report.head, head);
         assert_eq!(report.broken, None);
+    }
+
+    #[tokio::test]
+    async fn a_recorded_head_must_be_met_on_the_walk() {
+        let entries = chain(5);
+        let recorded = entries[2].hash.clone();
+        let stream = |e: Vec<AuditEntry>| futures::stream::iter(e.into_iter().map(Ok));
+        let report = verify_chain(stream(entries.clone()), Some(&recorded))
+            .await
+            .unwrap();
+        assert_eq!(report.recorded_head_found, Some(true));
+        let cut = entries[..2].to_vec();
+        let report = verify_chain(stream(cut), Some(&recorded)).await.unwrap();
+        assert_eq!(report.broken, None);
+        assert_eq!(report.recorded_head_found, Some(false));
     }
 
     #[tokio::test]

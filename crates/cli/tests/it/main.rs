@@ -1,6 +1,7 @@
 //! End-to-end tests of the `armstrace` binary: each test gets its own database in a temporary
 //! directory and, where it needs one, its own server on a free port of 127.0.0.1.
 
+mod access;
 mod checks;
 mod cli;
 mod export;

@@ -54,6 +54,52 @@ impl Installation {
             .unwrap()
     }
 
+    /// Runs `armstrace admin <args> --db <db>`, asserts success, and returns the value of its
+    /// last line (`org: 3` gives `3`).
+    pub fn admin(&self, args: &[&str]) -> String {
+        let output = armstrace()
+            .arg("admin")
+            .args(args)
+            .arg("--db")
+            .arg(&self.db)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "admin {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let last = stdout.lines().last().unwrap_or_default();
+        last.split_once(": ")
+            .map(|(_, value)| value.to_string())
+            .unwrap_or_else(|| panic!("no value on the last line of {stdout}"))
+    }
+
+    /// Adds an organisation through the command line; returns its id.
+    pub fn add_org(&self, name: &str, kind: &str, country: Option<&str>) -> String {
+        let mut args = vec!["org", "add", "--name", name, "--kind", kind];
+        if let Some(country) = country {
+            args.extend(["--country", country]);
+        }
+        self.admin(&args)
+    }
+
+    /// Adds a user with `permissions` to organisation `org` and makes them a token; returns it.
+    pub fn add_user_with_token(&self, org: &str, username: &str, permissions: &str) -> String {
+        self.admin(&[
+            "user",
+            "add",
+            "--org",
+            org,
+            "--username",
+            username,
+            "--permissions",
+            permissions,
+        ]);
+        self.admin(&["token", "create", "--user", username])
+    }
+
     /// A file path inside the installation's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -113,9 +159,15 @@ impl TestServer {
     }
 
     pub fn start(installation: &Installation) -> Self {
+        Self::start_with(installation, &[])
+    }
+
+    /// Starts `serve` with extra options.
+    pub fn start_with(installation: &Installation, options: &[&str]) -> Self {
         let child = armstrace()
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(&installation.db)
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -166,6 +218,21 @@ impl TestServer {
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.send(self.client.delete(self.url(path)), None).await
+    }
+
+    /// Sends with `token`.
+    pub async fn as_user(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request, Some(token)).await
     }
 
     /// Sends with this server's admin token, or with `token`.
