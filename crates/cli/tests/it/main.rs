@@ -2,6 +2,7 @@
 //! directory and, where it needs one, its own server on a free port of 127.0.0.1.
 
 mod access;
+mod access_matrix;
 mod checks;
 mod cli;
 mod export;
