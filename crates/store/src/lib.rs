@@ -41,6 +41,9 @@ pub enum StoreError {
     /// The database refused or failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed, through a driver other than the async one.
+    #[error("database error: {0}")]
+    Backend(String),
     /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

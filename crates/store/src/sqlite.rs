@@ -2,11 +2,13 @@
 
 mod access;
 mod audit;
+mod audit_writer;
 mod firearms;
 mod import;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use armstrace_core::history::HistoryEntry;
@@ -34,6 +36,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Readers run beside the writer thanks to the WAL journal.
     readers: SqlitePool,
+    /// The thread that appends grouped audit entries (checks).
+    audit_writer: Arc<audit_writer::AuditWriter>,
 }
 
 /// The file a `--db` value names (`sqlite://path`, `sqlite:path` or a plain path).
@@ -61,16 +65,24 @@ impl SqliteStore {
             // copied back to the database once instead of once per batch.
             .pragma("wal_autocheckpoint", "10000")
             .pragma("temp_store", "memory");
+        // A file's connection does not go stale the way a network one does: no ping before
+        // each use (it costs a round trip to the connection's thread).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore {
+            writer,
+            readers,
+            audit_writer: Arc::new(audit_writer::AuditWriter::start(&path)?),
+        })
     }
 }
 
@@ -238,7 +250,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        audit::append_alone(&self.writer, events).await
+        self.audit_writer.append(events.to_vec()).await
     }
 
     async fn audit_entries(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_server::AppState;
+use armstrace_server::audit_log::AuditLog;
 use armstrace_server::rate_limit::Limits;
 use armstrace_store::Store;
 use armstrace_store::import::{ImportFormat, ImportOptions, ImportSummary, import};
@@ -112,51 +113,72 @@ pub async fn bench_api(
             .await?
             .0,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(armstrace_server::serve(
-        listener,
-        // A benchmark measures the service, not its rate limits.
-        AppState::new(store, index, Limits::none()),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let target = Arc::new(match route {
-        Route::Read => Target::Read {
-            base: format!("http://{address}/api/v1/firearms"),
-            max_id: records.max(1) as i64,
-        },
-        Route::Check => Target::Check {
-            url: format!("http://{address}/api/v1/checks"),
-            serials: armstrace_synth::Generator::new(seed)
-                .take(records as usize)
-                .map(|r| r.serial_number)
-                .collect(),
-        },
-    });
-    load(&client, &target, &token, requests / 10, concurrency, seed).await?;
-    let started = Instant::now();
-    let mut latencies = load(&client, &target, &token, requests, concurrency, seed + 1).await?;
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    // A check's audit entry is part of the check; to show what it costs, the checks are run
+    // once more with a trail that drops its entries (nothing else ever uses that one).
+    let runs: &[bool] = match route {
+        Route::Read => &[true],
+        Route::Check => &[true, false],
+    };
     let label = match route {
         Route::Read => "GET /api/v1/firearms/{id}",
         Route::Check => "POST /api/v1/checks",
     };
-    println!(
-        "{label}: {requests} requests, {concurrency} in flight, {:.0} requests/s, p50 {:?}, p99 {:?}",
-        requests as f64 / elapsed.as_secs_f64(),
-        at(0.50),
-        at(0.99)
-    );
-    let _ = stop.send(());
-    server.await??;
+    let mut rates = Vec::new();
+    for &audited in runs {
+        let mut state = AppState::new(store.clone(), index.clone(), Limits::none());
+        if !audited {
+            state.audit = AuditLog::discarding();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(armstrace_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(concurrency)
+            .build()?;
+        let target = Arc::new(match route {
+            Route::Read => Target::Read {
+                base: format!("http://{address}/api/v1/firearms"),
+                max_id: records.max(1) as i64,
+            },
+            Route::Check => Target::Check {
+                url: format!("http://{address}/api/v1/checks"),
+                serials: armstrace_synth::Generator::new(seed)
+                    .take(records as usize)
+                    .map(|r| r.serial_number)
+                    .collect(),
+            },
+        });
+        load(&client, &target, &token, requests / 10, concurrency, seed).await?;
+        let started = Instant::now();
+        let mut latencies = load(&client, &target, &token, requests, concurrency, seed + 1).await?;
+        let elapsed = started.elapsed();
+        latencies.sort_unstable();
+        let at =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        let rate = requests as f64 / elapsed.as_secs_f64();
+        let audit_note = match (route, audited) {
+            (Route::Read, _) => "",
+            (Route::Check, true) => " (audited)",
+            (Route::Check, false) => " (audit entries dropped, for comparison)",
+        };
+        println!(
+            "{label}{audit_note}: {requests} requests, {concurrency} in flight, {rate:.0} requests/s, p50 {:?}, p99 {:?}",
+            at(0.50),
+            at(0.99)
+        );
+        rates.push(rate);
+        let _ = stop.send(());
+        server.await??;
+    }
+    if let [audited, dropped] = rates[..] {
+        println!(
+            "the audit trail costs {:.1} % of check throughput",
+            (1.0 - audited / dropped) * 100.0
+        );
+    }
     Ok(())
 }
 

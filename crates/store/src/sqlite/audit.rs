@@ -9,8 +9,14 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use crate::StoreResult;
 use crate::audit::{AuditEntry, AuditEvent, AuditFilter, GENESIS};
 
+/// Entries per insert: thirteen values a row stay well under SQLite's bound-parameter limit.
+const ROWS_PER_INSERT: usize = 500;
+
 const COLUMNS: &str = "id, at, user_id, username, org_id, organisation, country, on_behalf_of, \
      action, target, detail, prev_hash, hash";
+
+/// The last entry of the chain: its id and hash.
+type Head = (i64, String);
 
 /// Appends `events` to the chain. Call inside a transaction that holds the write lock (every
 /// writer transaction here begins IMMEDIATE), so that no one else appends between the read of
@@ -20,14 +26,30 @@ pub(super) async fn append(
     events: &[AuditEvent],
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if events.is_empty() {
-        return Ok(());
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let head = last(conn).await?;
+        insert_after(conn, chunk, at, head).await?;
     }
-    let last: Option<(i64, String)> =
+    Ok(())
+}
+
+async fn last(conn: &mut SqliteConnection) -> StoreResult<Head> {
+    let last: Option<Head> =
         sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
-    let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_string()));
+    Ok(last.unwrap_or((0, GENESIS.to_string())))
+}
+
+/// Inserts `events` (at most [`ROWS_PER_INSERT`]) after `head` in one statement; returns the
+/// new head.
+async fn insert_after(
+    conn: &mut SqliteConnection,
+    events: &[AuditEvent],
+    at: DateTime<Utc>,
+    head: Head,
+) -> StoreResult<Head> {
+    let (mut id, mut prev) = head;
     let entries: Vec<AuditEntry> = events
         .iter()
         .map(|event| {
@@ -37,36 +59,25 @@ pub(super) async fn append(
             entry
         })
         .collect();
-    // Thirteen values a row: stay well under SQLite's bound-parameter limit.
-    for chunk in entries.chunks(500) {
-        let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO audit_log ({COLUMNS}) "));
-        insert.push_values(chunk, |mut values, entry| {
-            values
-                .push_bind(entry.id)
-                .push_bind(&entry.at)
-                .push_bind(entry.user_id)
-                .push_bind(&entry.username)
-                .push_bind(entry.org_id)
-                .push_bind(&entry.organisation)
-                .push_bind(&entry.country)
-                .push_bind(&entry.on_behalf_of)
-                .push_bind(&entry.action)
-                .push_bind(&entry.target)
-                .push_bind(&entry.detail)
-                .push_bind(&entry.prev_hash)
-                .push_bind(&entry.hash);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Appends `events` in a transaction of their own.
-pub(super) async fn append_alone(pool: &SqlitePool, events: &[AuditEvent]) -> StoreResult<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    append(&mut tx, events, Utc::now()).await?;
-    tx.commit().await?;
-    Ok(())
+    let mut insert = QueryBuilder::<Sqlite>::new(format!("INSERT INTO audit_log ({COLUMNS}) "));
+    insert.push_values(&entries, |mut values, entry| {
+        values
+            .push_bind(entry.id)
+            .push_bind(&entry.at)
+            .push_bind(entry.user_id)
+            .push_bind(&entry.username)
+            .push_bind(entry.org_id)
+            .push_bind(&entry.organisation)
+            .push_bind(&entry.country)
+            .push_bind(&entry.on_behalf_of)
+            .push_bind(&entry.action)
+            .push_bind(&entry.target)
+            .push_bind(&entry.detail)
+            .push_bind(&entry.prev_hash)
+            .push_bind(&entry.hash);
+    });
+    insert.build().execute(&mut *conn).await?;
+    Ok((id, prev))
 }
 
 fn entry_from_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
