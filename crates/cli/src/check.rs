@@ -63,7 +63,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
     // The command line checks as the operator, and its checks are audited like any other.
     let operator = operator(store.as_ref(), args.as_user.as_deref()).await?;
     let audit = CheckAudit {
-        log: AuditLog::start(store.clone()),
+        log: AuditLog::new(store.clone()),
         who: AuditWho::from(&operator),
         on_behalf_of: None,
     };
@@ -74,13 +74,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 bail!("one serial prints as text or json; jsonl and csv are for --batch");
             }
             let make = args.make.as_deref();
-            let (outcome, matches) = check_one(&index, store.as_ref(), serial, make).await?;
             let mut detail = serde_json::Map::new();
             detail.insert("channel".into(), "cli".into());
-            audit
-                .log
-                .record(vec![audit.event(serial, make, Ok(&outcome), detail)])
-                .await?;
+            let (outcome, matches) = check_one(&index, &audit, serial, make, detail).await?;
             if format == OutputFormat::Json {
                 let answer = serde_json::json!({
                     "matches": matches,
@@ -126,13 +122,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             let file =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
             let (lines_in, mut lines) = mpsc::channel::<BatchLine>(256);
-            let worker = tokio::spawn(check_batch(
-                Arc::new(index),
-                store.clone(),
-                audit,
-                file,
-                lines_in,
-            ));
+            let worker = tokio::spawn(check_batch(Arc::new(index), audit, file, lines_in));
             let count = write_batch(format, &mut lines, &mut out).await?;
             worker.await??;
             eprintln!("checked {count} rows");

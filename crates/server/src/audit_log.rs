@@ -1,84 +1,64 @@
-//! Writing checks to the audit trail without slowing them: every check waits until its entry
-//! is committed (a check the trail does not hold is never answered), but entries of checks
-//! that arrive together are committed together, in one transaction.
+//! Writing checks to the audit trail without slowing them: a check is answered only once its
+//! entry is committed, and the store records many checks in one transaction, reading the
+//! records they hit in that same transaction (see `Store::record_check`).
 
 use std::sync::Arc;
 
-use armstrace_store::Store;
+use armstrace_core::{Firearm, FirearmId};
 use armstrace_store::audit::AuditEvent;
-use tokio::sync::{mpsc, oneshot};
+use armstrace_store::{Store, StoreResult};
 
 use crate::ApiError;
 
-/// Most entries committed in one transaction.
-const MAX_GROUP: usize = 4096;
-
-#[derive(Debug)]
-struct Pending {
-    events: Vec<AuditEvent>,
-    done: oneshot::Sender<Result<(), String>>,
+/// Where a running service's audit entries go; cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    store: Arc<dyn Store>,
+    discard: bool,
 }
 
-/// The handle every request uses to log; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AuditLog {
-    queue: mpsc::Sender<Pending>,
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("discard", &self.discard)
+            .finish()
+    }
 }
 
 impl AuditLog {
-    /// Starts the writer task on the current runtime.
-    pub fn start(store: Arc<dyn Store>) -> Self {
-        let (queue, mut pending) = mpsc::channel::<Pending>(MAX_GROUP);
-        tokio::spawn(async move {
-            while let Some(first) = pending.recv().await {
-                let mut events = first.events;
-                let mut waiting = vec![first.done];
-                while events.len() < MAX_GROUP {
-                    match pending.try_recv() {
-                        Ok(more) => {
-                            events.extend(more.events);
-                            waiting.push(more.done);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let result = store.append_audit(&events).await.map_err(|e| e.to_string());
-                if let Err(cause) = &result {
-                    tracing::error!(%cause, entries = events.len(), "writing the audit trail failed");
-                }
-                for done in waiting {
-                    let _ = done.send(result.clone());
-                }
-            }
-        });
-        AuditLog { queue }
+    /// The trail of `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AuditLog {
+            store,
+            discard: false,
+        }
     }
 
-    /// A trail that accepts entries and drops them. It exists only so that `armstrace bench api
-    /// --route check` can show what the real trail costs; the service never uses it.
-    pub fn discarding() -> Self {
-        let (queue, mut pending) = mpsc::channel::<Pending>(MAX_GROUP);
-        tokio::spawn(async move {
-            while let Some(dropped) = pending.recv().await {
-                let _ = dropped.done.send(Ok(()));
-            }
-        });
-        AuditLog { queue }
+    /// A trail that drops its entries and only reads the hits, the same way the real one does.
+    /// It exists only so that `armstrace bench api --route check` can show what the trail
+    /// costs; the service never uses it.
+    pub fn discarding(store: Arc<dyn Store>) -> Self {
+        AuditLog {
+            store,
+            discard: true,
+        }
     }
 
     /// Appends `events` and returns once they are committed.
     pub async fn record(&self, events: Vec<AuditEvent>) -> Result<(), ApiError> {
-        if events.is_empty() {
+        if self.discard || events.is_empty() {
             return Ok(());
         }
-        let (done, committed) = oneshot::channel();
-        self.queue
-            .send(Pending { events, done })
-            .await
-            .map_err(|_| ApiError::Internal("the audit writer has stopped".into()))?;
-        committed
-            .await
-            .map_err(|_| ApiError::Internal("the audit writer has stopped".into()))?
-            .map_err(ApiError::Internal)
+        Ok(self.store.append_audit(&events).await?)
+    }
+
+    /// Records checks (`events`) and returns the records they hit, once committed.
+    pub async fn checks(
+        &self,
+        events: Vec<AuditEvent>,
+        hits: Vec<FirearmId>,
+    ) -> StoreResult<Vec<Firearm>> {
+        let events = if self.discard { Vec::new() } else { events };
+        self.store.record_check(events, hits).await
     }
 }

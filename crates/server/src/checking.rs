@@ -130,12 +130,14 @@ impl CheckAudit {
     }
 }
 
-/// Runs one check and fetches the records it found, best first.
+/// Runs one check, records it in the audit trail (with `detail` added to the entry), and
+/// fetches the records it found, best first.
 pub async fn check_one(
     index: &CheckIndex,
-    store: &dyn Store,
+    audit: &CheckAudit,
     serial: &str,
     make: Option<&str>,
+    detail: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(CheckOutcome, Vec<FoundFirearm>), CheckError> {
     let outcome = index.check(&CheckQuery {
         serial,
@@ -143,8 +145,10 @@ pub async fn check_one(
         limit: MAX_MATCHES,
     })?;
     let ids: Vec<FirearmId> = outcome.matches.iter().map(|m| m.firearm_id).collect();
-    let mut records: HashMap<FirearmId, Firearm> = store
-        .firearms(&ids)
+    let event = audit.event(serial, make, Ok(&outcome), detail);
+    let mut records: HashMap<FirearmId, Firearm> = audit
+        .log
+        .checks(vec![event], ids)
         .await?
         .into_iter()
         .map(|f| (f.id, f))
@@ -199,9 +203,6 @@ pub enum CheckError {
     /// The batch file has no serial_number column or cannot be read.
     #[error("{0}")]
     Input(String),
-    /// The audit trail could not be written: no answer goes out unlogged.
-    #[error("the audit trail could not be written: {0}")]
-    Audit(String),
 }
 
 /// One match in a batch answer.
@@ -246,7 +247,6 @@ struct BatchRow {
 /// checked before anything is sent: an error then means nothing was.
 pub async fn check_batch<R: Read + Send + 'static>(
     index: Arc<CheckIndex>,
-    store: Arc<dyn Store>,
     audit: CheckAudit,
     reader: R,
     out: mpsc::Sender<BatchLine>,
@@ -278,12 +278,6 @@ pub async fn check_batch<R: Read + Send + 'static>(
             .flatten()
             .flat_map(|o| o.matches.iter().map(|m| m.firearm_id))
             .collect();
-        let records: HashMap<FirearmId, Firearm> = store
-            .firearms(&ids)
-            .await?
-            .into_iter()
-            .map(|f| (f.id, f))
-            .collect();
         // Every row's check is in the trail before its answer goes out.
         let events = chunk
             .iter()
@@ -296,11 +290,13 @@ pub async fn check_batch<R: Read + Send + 'static>(
                 audit.event(&row.serial, row.make.as_deref(), outcome.as_ref(), detail)
             })
             .collect();
-        audit
+        let records: HashMap<FirearmId, Firearm> = audit
             .log
-            .record(events)
-            .await
-            .map_err(|e| CheckError::Audit(e.to_string()))?;
+            .checks(events, ids)
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f))
+            .collect();
         for (row, outcome) in chunk.into_iter().zip(outcomes) {
             let line = match outcome {
                 Ok(outcome) => BatchLine {

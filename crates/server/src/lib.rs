@@ -47,7 +47,7 @@ impl AppState {
         limits: Limits,
     ) -> Self {
         AppState {
-            audit: AuditLog::start(store.clone()),
+            audit: AuditLog::new(store.clone()),
             limits: RateLimits::new(limits),
             store,
             index,

@@ -280,8 +280,17 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session (sign-out); audited.
     async fn end_session(&self, event: AuditEvent, session_hash: &str) -> StoreResult<()>;
 
-    /// Appends entries to the audit trail in one transaction (checks are logged this way).
+    /// Appends entries to the audit trail in one transaction.
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Records checks: appends their entries and reads the records they hit (`hits`, deleted
+    /// ones too, in no particular order; ids that name nothing are skipped), in one
+    /// transaction. Returns once the entries are committed: a check is answered only when the
+    /// trail holds it.
+    async fn record_check(
+        &self,
+        events: Vec<AuditEvent>,
+        hits: Vec<FirearmId>,
+    ) -> StoreResult<Vec<Firearm>>;
     /// Audit entries matching `filter` after entry `after`, oldest first.
     async fn audit_entries(
         &self,

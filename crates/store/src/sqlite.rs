@@ -250,7 +250,18 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        self.audit_writer.append(events.to_vec()).await
+        self.audit_writer
+            .record(events.to_vec(), Vec::new())
+            .await
+            .map(drop)
+    }
+
+    async fn record_check(
+        &self,
+        events: Vec<AuditEvent>,
+        hits: Vec<FirearmId>,
+    ) -> StoreResult<Vec<Firearm>> {
+        self.audit_writer.record(events, hits).await
     }
 
     async fn audit_entries(

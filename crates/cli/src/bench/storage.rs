@@ -127,7 +127,7 @@ pub async fn bench_api(
     for &audited in runs {
         let mut state = AppState::new(store.clone(), index.clone(), Limits::none());
         if !audited {
-            state.audit = AuditLog::discarding();
+            state.audit = AuditLog::discarding(store.clone());
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;

@@ -77,19 +77,12 @@ pub async fn check(
     caller.require(Permission::Check)?;
     let audit = check_audit(&state, &caller, request.on_behalf_of.as_deref())?;
     let make = request.make.as_deref();
-    let (outcome, matches) = check_one(
-        &state.index,
-        state.store.as_ref(),
-        &request.serial_number,
-        make,
-    )
-    .await
-    .map_err(check_error)?;
     let check_id = new_check_id();
     let mut detail = serde_json::Map::new();
     detail.insert("check_id".into(), check_id.clone().into());
-    let event = audit.event(&request.serial_number, make, Ok(&outcome), detail);
-    state.audit.record(vec![event]).await?;
+    let (outcome, matches) = check_one(&state.index, &audit, &request.serial_number, make, detail)
+        .await
+        .map_err(check_error)?;
     Ok(Json(CheckResponse {
         check_id,
         advice: advice(&outcome, make.is_some_and(|m| !m.trim().is_empty())),
@@ -135,7 +128,6 @@ fn check_error(error: CheckError) -> ApiError {
             query.to_string(),
         )]),
         CheckError::Store(store) => store.into(),
-        CheckError::Audit(message) => ApiError::Internal(message),
         CheckError::Input(message) => ApiError::Validation(vec![armstrace_core::FieldError::new(
             "header",
             "invalid_header",
@@ -179,13 +171,7 @@ pub async fn batch(
         body.into_data_stream().map_err(std::io::Error::other),
     ));
     let (lines_in, mut lines) = mpsc::channel(256);
-    let worker = tokio::spawn(check_batch(
-        state.index.clone(),
-        state.store.clone(),
-        audit,
-        reader,
-        lines_in,
-    ));
+    let worker = tokio::spawn(check_batch(state.index.clone(), audit, reader, lines_in));
     // The first line, or the error that came before any: a bad header is a 422, not a stream.
     let first = match lines.recv().await {
         Some(line) => Some(line),

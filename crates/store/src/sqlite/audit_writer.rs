@@ -1,8 +1,11 @@
-//! The thread that appends grouped audit entries (checks) to the SQLite file. A check's entry
-//! is the hottest write there is; through the async driver each statement costs several
-//! hand-offs between threads, which on two cores cost more than the write. Here one thread
-//! owns a plain connection: a group of entries costs one hand-off in and one out, and the
-//! transaction (read the chain's end, insert, commit) runs without leaving the thread.
+//! The thread that records checks: it appends their audit entries to the SQLite file and reads
+//! the records they hit, for many checks in one transaction. A check's entry is the hottest
+//! write there is. Through the async driver each statement costs several hand-offs between
+//! threads, which on two cores cost more than the write, and every commit empties the page
+//! cache of the readers that would then fetch the hits. Here one thread owns a plain
+//! connection whose cache its own commits leave warm: a group of checks costs one hand-off in
+//! and one out, and the transaction (read the chain's end, insert, read the hits, commit) runs
+//! without leaving the thread.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -10,6 +13,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::oneshot;
+
+use armstrace_core::{Firearm, FirearmId};
 
 use crate::audit::{AuditEntry, AuditEvent, GENESIS};
 use crate::{StoreError, StoreResult};
@@ -22,9 +27,12 @@ const MAX_GROUP: usize = 8192;
 /// more cost more in latency than they saved (docs/BENCHMARKS.md).
 const LINGER: u64 = 500;
 
+type Hits = Result<Vec<Firearm>, String>;
+
 struct Job {
     events: Vec<AuditEvent>,
-    done: oneshot::Sender<Result<(), String>>,
+    hits: Vec<FirearmId>,
+    done: oneshot::Sender<Hits>,
 }
 
 /// The handle to the writer thread; the thread ends when the last handle is dropped.
@@ -38,8 +46,14 @@ impl AuditWriter {
         let conn = rusqlite::Connection::open(path).map_err(backend)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(backend)?;
+        // As the other connections: fewer, larger checkpoints.
+        for (pragma, value) in [
+            ("synchronous", "NORMAL"),
+            ("wal_autocheckpoint", "10000"),
+            ("cache_size", "-65536"),
+        ] {
+            conn.pragma_update(None, pragma, value).map_err(backend)?;
+        }
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("audit-writer".into())
@@ -48,12 +62,17 @@ impl AuditWriter {
         Ok(AuditWriter { jobs })
     }
 
-    /// Appends `events` and returns once they are committed.
-    pub(super) async fn append(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
+    /// Appends `events`, reads the live or deleted records `hits` names, and returns those
+    /// records once the entries are committed.
+    pub(super) async fn record(
+        &self,
+        events: Vec<AuditEvent>,
+        hits: Vec<FirearmId>,
+    ) -> StoreResult<Vec<Firearm>> {
         let (done, committed) = oneshot::channel();
         let stopped = || StoreError::Backend("the audit writer has stopped".into());
         self.jobs
-            .send(Job { events, done })
+            .send(Job { events, hits, done })
             .map_err(|_| stopped())?;
         committed
             .await
@@ -68,67 +87,121 @@ fn backend(error: rusqlite::Error) -> StoreError {
 
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
-        let mut events = first.events;
-        let mut waiting = vec![first.done];
+        let mut entries = first.events.len();
+        let mut jobs = vec![first];
         let deadline = std::time::Instant::now() + Duration::from_micros(LINGER);
-        while events.len() < MAX_GROUP {
+        while entries < MAX_GROUP {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match queue.recv_timeout(left) {
                 Ok(more) => {
-                    events.extend(more.events);
-                    waiting.push(more.done);
+                    entries += more.events.len();
+                    jobs.push(more);
                 }
                 Err(_) => break,
             }
         }
-        let result = append_group(&mut conn, &events).map_err(|e| e.to_string());
-        if let Err(cause) = &result {
-            tracing::error!(%cause, entries = events.len(), "writing the audit trail failed");
-        }
-        for done in waiting {
-            let _ = done.send(result.clone());
+        match commit_group(&mut conn, &jobs) {
+            Ok(hits) => {
+                for (job, hits) in jobs.into_iter().zip(hits) {
+                    let _ = job.done.send(hits);
+                }
+            }
+            Err(error) => {
+                let cause = error.to_string();
+                tracing::error!(%cause, entries, "writing the audit trail failed");
+                for job in jobs {
+                    let _ = job.done.send(Err(cause.clone()));
+                }
+            }
         }
     }
 }
 
-fn append_group(conn: &mut rusqlite::Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
+/// Every content column as one JSON object, in the shape of [`Firearm`].
+const FIREARM_JSON: &str = "SELECT json_object('id', id, 'record_id', record_id, \
+     'recording_country', recording_country, 'serial_number', serial_number, 'make', make, \
+     'model', model, 'calibre', calibre, 'firearm_type', firearm_type, \
+     'country_of_manufacture', country_of_manufacture, 'status', status, \
+     'event_date', event_date, 'year_of_manufacture', year_of_manufacture, \
+     'import_marks', import_marks, 'additional_serials', json(additional_serials), \
+     'serial_obliterated', json(CASE WHEN serial_obliterated THEN 'true' ELSE 'false' END), \
+     'case_reference', case_reference, 'notes', notes, 'created_at', created_at, \
+     'updated_at', updated_at, 'deleted_at', deleted_at, 'version', version) \
+     FROM firearms WHERE id = ?1";
+
+fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Hits>> {
     // IMMEDIATE: the write lock is taken before the chain's end is read, so no other writer
     // (the service's own, or another process) appends in between.
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let (mut id, mut prev): (i64, String) = tx
-        .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .or_else(|error| match error {
-            rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS.to_string())),
-            other => Err(other),
-        })?;
+    let appends = jobs.iter().any(|job| !job.events.is_empty());
+    let tx = conn.transaction_with_behavior(if appends {
+        rusqlite::TransactionBehavior::Immediate
+    } else {
+        rusqlite::TransactionBehavior::Deferred
+    })?;
+    let (mut id, mut prev): (i64, String) = if appends {
+        tx.prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .or_else(|error| match error {
+                rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS.to_string())),
+                other => Err(other),
+            })?
+    } else {
+        (0, GENESIS.to_string())
+    };
     let at = Utc::now();
+    let mut hits = Vec::with_capacity(jobs.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO audit_log (id, at, user_id, username, org_id, organisation, country, \
              on_behalf_of, action, target, detail, prev_hash, hash) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        for event in events {
-            id += 1;
-            let entry = AuditEntry::chain(id, at, event, &prev);
-            insert.execute(rusqlite::params![
-                entry.id,
-                entry.at,
-                entry.user_id,
-                entry.username,
-                entry.org_id,
-                entry.organisation,
-                entry.country,
-                entry.on_behalf_of,
-                entry.action,
-                entry.target,
-                entry.detail,
-                entry.prev_hash,
-                entry.hash,
-            ])?;
-            prev = entry.hash;
+        let mut read = tx.prepare_cached(FIREARM_JSON)?;
+        for job in jobs {
+            for event in &job.events {
+                id += 1;
+                let entry = AuditEntry::chain(id, at, event, &prev);
+                insert.execute(rusqlite::params![
+                    entry.id,
+                    entry.at,
+                    entry.user_id,
+                    entry.username,
+                    entry.org_id,
+                    entry.organisation,
+                    entry.country,
+                    entry.on_behalf_of,
+                    entry.action,
+                    entry.target,
+                    entry.detail,
+                    entry.prev_hash,
+                    entry.hash,
+                ])?;
+                prev = entry.hash;
+            }
+            let mut found = Vec::with_capacity(job.hits.len());
+            for hit in &job.hits {
+                let json: Option<String> = read
+                    .query_row([hit], |row| row.get(0))
+                    .map(Some)
+                    .or_else(|error| match error {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        other => Err(other),
+                    })?;
+                if let Some(json) = json {
+                    found.push(json);
+                }
+            }
+            hits.push(
+                found
+                    .iter()
+                    .map(|json| {
+                        serde_json::from_str::<Firearm>(json)
+                            .map_err(|e| format!("stored record unreadable: {e}"))
+                    })
+                    .collect(),
+            );
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(hits)
 }

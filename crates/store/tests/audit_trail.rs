@@ -1,0 +1,101 @@
+//! The audit trail in SQLite: every kind of append keeps one intact chain, and a recorded check
+//! reads its hits exactly as the rest of the store does.
+
+use armstrace_core::{FirearmInput, OrgKind, OrgState, Permissions};
+use armstrace_store::audit::{AuditEvent, AuditWho, verify_chain};
+use armstrace_store::{Channel, Store};
+use serde_json::json;
+
+async fn store() -> (tempfile::TempDir, std::sync::Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("trail.db");
+    let store = armstrace_store::open(db.to_str().unwrap(), true)
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+fn input(record_id: &str, serial: &str) -> FirearmInput {
+    serde_json::from_value(json!({
+        "record_id": record_id,
+        "serial_number": serial,
+        "make": "Glock",
+        "model": "17",
+        "calibre": "9x19mm",
+        "firearm_type": "pistol",
+        "country_of_manufacture": "AT",
+        "recording_country": "FR",
+        "status": "stolen",
+        "event_date": "2023-05-17",
+        "year_of_manufacture": 2011,
+        "import_marks": "FR 2012",
+        "additional_serials": ["SLIDE-1", "BARREL-2"],
+        "serial_obliterated": true,
+        "case_reference": "case/7",
+        "notes": "with \"quotes\" and ünïcode"
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains() {
+    let (_dir, store) = store().await;
+    let by = AuditWho::installation();
+    let org = store
+        .create_organisation(
+            &by,
+            "Secretariat",
+            OrgKind::Secretariat,
+            None,
+            OrgState::Approved,
+        )
+        .await
+        .unwrap();
+    store
+        .create_user(&by, org.id, "admin", None, Permissions::all())
+        .await
+        .unwrap();
+    let admin = store.actor_for_user("admin").await.unwrap().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let mut ids = Vec::new();
+    for (i, serial) in ["AB123", "CD456", "EF789"].into_iter().enumerate() {
+        let fields = input(&format!("FR-{i}"), serial).validate(today).unwrap();
+        let firearm = store
+            .create_firearm(&admin, &fields, Channel::Api)
+            .await
+            .unwrap();
+        ids.push(firearm.id);
+    }
+    let mut plain = input("FR-9", "GH000");
+    plain.model = None;
+    plain.additional_serials = None;
+    plain.serial_obliterated = None;
+    let fields = plain.validate(today).unwrap();
+    ids.push(
+        store
+            .create_firearm(&admin, &fields, Channel::Api)
+            .await
+            .unwrap()
+            .id,
+    );
+    store.delete_firearm(&admin, ids[1]).await.unwrap();
+
+    let event = AuditEvent::new(&admin, "check").detail(json!({ "serial_number": "AB123" }));
+    let mut asked = ids.clone();
+    asked.push(9999);
+    let mut hits = store.record_check(vec![event], asked).await.unwrap();
+    hits.sort_by_key(|f| f.id);
+    let mut expected = store.firearms(&ids).await.unwrap();
+    expected.sort_by_key(|f| f.id);
+    assert_eq!(hits, expected);
+    assert!(hits[1].deleted_at.is_some());
+
+    store
+        .append_audit(&[AuditEvent::new(&admin, "signout")])
+        .await
+        .unwrap();
+    let report = verify_chain(store.audit_chain(), None).await.unwrap();
+    assert_eq!(report.broken, None);
+    // org, user, four creations, one deletion, the check, the sign-out.
+    assert_eq!(report.entries, 9);
+}
