@@ -29,6 +29,8 @@ struct DemoUser {
     kind: OrgKind,
     country: &'static str,
     permissions: &'static [Permission],
+    /// Waiting for its NCB's approval, so that a newcomer can see and try that step.
+    pending: bool,
 }
 
 const NCB_PERMISSIONS: &[Permission] = &[
@@ -46,6 +48,7 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Ncb,
         country: "FR",
         permissions: NCB_PERMISSIONS,
+        pending: false,
     },
     DemoUser {
         username: "ncb-de",
@@ -53,6 +56,7 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Ncb,
         country: "DE",
         permissions: NCB_PERMISSIONS,
+        pending: false,
     },
     DemoUser {
         username: "ncb-ua",
@@ -60,6 +64,7 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Ncb,
         country: "UA",
         permissions: NCB_PERMISSIONS,
+        pending: false,
     },
     DemoUser {
         username: "ncb-br",
@@ -67,6 +72,7 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Ncb,
         country: "BR",
         permissions: NCB_PERMISSIONS,
+        pending: false,
     },
     DemoUser {
         username: "police-fr",
@@ -74,6 +80,7 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Police,
         country: "FR",
         permissions: &[Permission::Check, Permission::Record],
+        pending: false,
     },
     DemoUser {
         username: "customs-de",
@@ -81,6 +88,7 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Customs,
         country: "DE",
         permissions: &[Permission::Check],
+        pending: false,
     },
     DemoUser {
         username: "border-ua",
@@ -88,6 +96,15 @@ const DEMO_USERS: &[DemoUser] = &[
         kind: OrgKind::Border,
         country: "UA",
         permissions: &[Permission::Check],
+        pending: false,
+    },
+    DemoUser {
+        username: "police-marseille",
+        organisation: "Police de Marseille (awaiting approval)",
+        kind: OrgKind::Police,
+        country: "FR",
+        permissions: &[Permission::Check, Permission::Record],
+        pending: true,
     },
 ];
 
@@ -158,7 +175,11 @@ async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
                     user.organisation,
                     user.kind,
                     Some(code),
-                    OrgState::Approved,
+                    if user.pending {
+                        OrgState::Pending
+                    } else {
+                        OrgState::Approved
+                    },
                 )
                 .await?
                 .id
@@ -202,11 +223,16 @@ async fn print_logins(store: &dyn Store) -> anyhow::Result<()> {
             )
             .await?;
         println!(
-            "  {username:<11} {:<28} {:<28} {token}",
+            "  {username:<16} {:<40} {:<28} {token}",
             actor.org_name,
             actor.permissions.to_string()
         );
     }
+    println!();
+    println!(
+        "police-marseille's organisation waits for its NCB: sign in as ncb-fr and approve it \
+         (POST /api/v1/organisations/{{id}}/approve); until then it sees only GET /api/v1/me."
+    );
     println!();
     Ok(())
 }

@@ -158,11 +158,15 @@ async fn the_demo_loads_a_world_and_prints_tokens_that_work() {
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let mut token = None;
+    let mut pending = None;
     let mut base = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if line.trim_start().starts_with("police-fr") {
+        if line.trim_start().starts_with("police-fr ") {
             token = line.split_whitespace().last().map(str::to_string);
+        }
+        if line.trim_start().starts_with("police-marseille ") {
+            pending = line.split_whitespace().last().map(str::to_string);
         }
         if let Some(address) = line.strip_prefix("listening on ") {
             base = Some(address.to_string());
@@ -181,6 +185,28 @@ async fn the_demo_loads_a_world_and_prints_tokens_that_work() {
     let page: serde_json::Value = response.json().await.unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 1000);
     assert!(page["next_cursor"].is_string());
+
+    // The agency awaiting approval sees its state and nothing else.
+    let client = reqwest::Client::new();
+    let pending = pending.expect("a login line for police-marseille");
+    let me: serde_json::Value = client
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(&pending)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["organisation"]["state"], "pending");
+    // Demo users sign in with the printed password.
+    let signed_in = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({ "username": "ncb-fr", "password": "demo-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
     let _ = child.kill();
     let _ = child.wait();
 }
