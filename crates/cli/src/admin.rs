@@ -24,7 +24,7 @@ enum AdminCommand {
     /// Organisations: add, approve, suspend, list.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Users: add.
+    /// Users: add, update.
     #[command(subcommand)]
     User(UserCommand),
     /// API tokens: create, revoke.
@@ -71,6 +71,26 @@ enum OrgCommand {
 
 #[derive(Debug, clap::Subcommand)]
 enum UserCommand {
+    /// Change a user: permissions, password, disabled or enabled.
+    Update {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// The user's new permissions, comma-separated.
+        #[arg(long, value_parser = Permissions::parse)]
+        permissions: Option<Permissions>,
+        /// Read a new password from standard input (ends the user's open sessions).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Disable the user: every session and token of theirs is refused at once.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable a disabled user again.
+        #[arg(long)]
+        enable: bool,
+    },
     /// Add a user to an organisation.
     Add {
         #[command(flatten)]
@@ -197,19 +217,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }) => {
             let store = open_installed(&db.db).await?;
             let by = operator(store.as_ref(), None).await?;
-            let password = if password_stdin {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("reading the password from standard input")?;
-                let password = text.trim_end_matches(['\n', '\r']).to_string();
-                if password.is_empty() {
-                    bail!("--password-stdin was given but standard input held no password");
-                }
-                Some(password)
-            } else {
-                None
-            };
+            let password = password_from_stdin(password_stdin)?;
             let user = admin::create_user(
                 store.as_ref(),
                 &by,
@@ -221,6 +229,49 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             .await
             .map_err(refused)?;
             println!("created user {} with {}", user.username, user.permissions);
+            println!("user: {}", user.id);
+        }
+        AdminCommand::User(UserCommand::Update {
+            db,
+            username,
+            permissions,
+            password_stdin,
+            disable,
+            enable,
+        }) => {
+            let store = open_installed(&db.db).await?;
+            let by = operator(store.as_ref(), None).await?;
+            let password = password_from_stdin(password_stdin)?;
+            let disabled = match (disable, enable) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            if permissions.is_none() && password.is_none() && disabled.is_none() {
+                bail!(
+                    "nothing to change: give --permissions, --password-stdin, --disable or --enable"
+                );
+            }
+            let user = admin::update_user(
+                store.as_ref(),
+                &by,
+                &username,
+                permissions,
+                password.as_deref(),
+                disabled,
+            )
+            .await
+            .map_err(refused)?;
+            println!(
+                "user {} has {}{}",
+                user.username,
+                user.permissions,
+                if user.disabled {
+                    " and is disabled"
+                } else {
+                    ""
+                }
+            );
             println!("user: {}", user.id);
         }
         AdminCommand::Token(TokenCommand::Create {
@@ -260,6 +311,22 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The password on standard input, when `--password-stdin` was given.
+fn password_from_stdin(given: bool) -> anyhow::Result<Option<String>> {
+    if !given {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading the password from standard input")?;
+    let password = text.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        bail!("--password-stdin was given but standard input held no password");
+    }
+    Ok(Some(password))
 }
 
 async fn set_state(db: &DbArgs, org_id: i64, state: OrgState) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 
 use armstrace_core::{Actor, CountryCode, OrgKind, OrgState, Permission, Permissions};
 use armstrace_store::audit::AuditWho;
-use armstrace_store::{ApiToken, Organisation, Store, TokenRef, User};
+use armstrace_store::{ApiToken, Organisation, Store, TokenRef, User, UserChange};
 use chrono::{DateTime, Utc};
 
 use crate::ApiError;
@@ -165,17 +165,7 @@ pub async fn create_user(
     }
     let hash = match password {
         None => None,
-        Some(password) => {
-            if let Some(problem) = password_problem(password) {
-                return Err(ApiError::invalid("password", "too_short", problem));
-            }
-            let password = password.to_string();
-            let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?;
-            Some(hashed)
-        }
+        Some(password) => Some(new_password_hash(password).await?),
     };
     Ok(store
         .create_user(
@@ -185,6 +175,65 @@ pub async fn create_user(
             hash.as_deref(),
             permissions,
         )
+        .await?)
+}
+
+/// Hashes a new password, refusing one that is too short.
+pub async fn new_password_hash(password: &str) -> Result<String, ApiError> {
+    if let Some(problem) = password_problem(password) {
+        return Err(ApiError::invalid("password", "too_short", problem));
+    }
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
+}
+
+/// Changes a user of an organisation the actor administers: permissions, a new password,
+/// disabled or enabled.
+pub async fn update_user(
+    store: &dyn Store,
+    by: &Actor,
+    username: &str,
+    permissions: Option<Permissions>,
+    password: Option<&str>,
+    disabled: Option<bool>,
+) -> Result<User, ApiError> {
+    need_admin(by)?;
+    let not_found = || ApiError::NotFound(format!("user '{username}'"));
+    let user = store.user(username).await?.ok_or_else(not_found)?;
+    let org = administered_org(store, by, user.org_id)
+        .await
+        .map_err(|_| not_found())?;
+    if let Some(permissions) = permissions {
+        let beyond = permissions.without(org.kind.grantable());
+        if !beyond.is_empty() {
+            return Err(ApiError::invalid(
+                "permissions",
+                "not_grantable",
+                format!("users of a {} organisation cannot hold: {beyond}", org.kind),
+            ));
+        }
+    }
+    if user.id == by.user_id && disabled == Some(true) {
+        return Err(ApiError::invalid(
+            "disabled",
+            "own_account",
+            "an administrator cannot disable their own account; ask another administrator",
+        ));
+    }
+    let password_hash = match password {
+        Some(password) => Some(new_password_hash(password).await?),
+        None => None,
+    };
+    let change = UserChange {
+        permissions,
+        password_hash,
+        disabled,
+    };
+    Ok(store
+        .update_user(&AuditWho::from(by), username, &change)
         .await?)
 }
 

@@ -48,6 +48,8 @@ use crate::error::Problem;
         admin::suspend_org,
         admin::list_users,
         admin::create_user,
+        admin::update_user,
+        session::change_password,
         admin::create_token,
         admin::list_tokens,
         admin::revoke_token,
@@ -82,6 +84,8 @@ use crate::error::Problem;
         admin::NewOrganisation,
         admin::UserView,
         admin::NewUser,
+        admin::UserUpdate,
+        session::PasswordChange,
         admin::TokenView,
         admin::NewTokenRequest,
         admin::CreatedToken,
@@ -127,6 +131,7 @@ pub fn router() -> Router<AppState> {
         .route("/checks", post(checks::check))
         .route("/checks/batch", post(checks::batch))
         .route("/me", get(session::who_am_i))
+        .route("/me/password", axum::routing::put(session::change_password))
         .route("/session", post(session::sign_in).delete(session::sign_out))
         .route(
             "/organisations",
@@ -137,6 +142,10 @@ pub fn router() -> Router<AppState> {
         .route("/organisations/{id}/suspend", post(admin::suspend_org))
         .route("/organisations/{id}/users", get(admin::list_users))
         .route("/users", post(admin::create_user))
+        .route(
+            "/users/{username}",
+            axum::routing::patch(admin::update_user),
+        )
         .route("/users/{username}/tokens", get(admin::list_tokens))
         .route("/tokens", post(admin::create_token))
         .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))

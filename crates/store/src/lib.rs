@@ -119,6 +119,19 @@ pub struct Credentials {
     pub failed_logins: u32,
     /// Sign-in is refused until then.
     pub locked_until: Option<DateTime<Utc>>,
+    /// The account is disabled: sign-in is refused.
+    pub disabled: bool,
+}
+
+/// A change to a user; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    /// New permissions (tokens keep only those they carry that the user still holds).
+    pub permissions: Option<Permissions>,
+    /// A new password's argon2id hash; ends the user's open sessions.
+    pub password_hash: Option<String>,
+    /// Disable (every session and token refused) or enable again.
+    pub disabled: Option<bool>,
 }
 
 /// A user account.
@@ -132,6 +145,8 @@ pub struct User {
     pub username: String,
     /// What the user may do.
     pub permissions: Permissions,
+    /// Disabled users cannot sign in, and their sessions and tokens are refused.
+    pub disabled: bool,
 }
 
 /// Which firearm records a listing or export covers.
@@ -229,6 +244,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<User>;
     /// A user by name.
     async fn user(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Changes a user's permissions, password or whether they are disabled; audited.
+    async fn update_user(
+        &self,
+        by: &AuditWho,
+        username: &str,
+        change: &UserChange,
+    ) -> StoreResult<User>;
     /// The users of an organisation.
     async fn users(&self, org_id: i64) -> StoreResult<Vec<User>>;
     /// Stores a new token's hash; audited.

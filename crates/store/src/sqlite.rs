@@ -25,7 +25,7 @@ use sqlx::sqlite::{
 use crate::audit::{AuditEntry, AuditEvent, AuditFilter, AuditWho};
 use crate::{
     ApiToken, BatchOutcome, Channel, Credentials, FirearmFilter, Organisation, SerialEntry, Store,
-    StoreResult, TokenRef, User,
+    StoreResult, TokenRef, User, UserChange,
 };
 
 /// A store in one SQLite file.
@@ -166,6 +166,15 @@ impl Store for SqliteStore {
 
     async fn user(&self, username: &str) -> StoreResult<Option<User>> {
         access::user(&self.readers, username).await
+    }
+
+    async fn update_user(
+        &self,
+        by: &AuditWho,
+        username: &str,
+        change: &UserChange,
+    ) -> StoreResult<User> {
+        access::update_user(&self.writer, by, username, change).await
     }
 
     async fn users(&self, org_id: i64) -> StoreResult<Vec<User>> {

@@ -694,3 +694,160 @@ async fn audit_verify_finds_a_removed_entry_and_a_cut_end_against_a_recorded_hea
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cut from the end"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_disabled_user_is_refused_at_once_and_narrowed_permissions_narrow_their_tokens() {
+    let (installation, server) = TestServer::fresh();
+    let org = installation.add_org("NCB Athens", "ncb", Some("GR"));
+    let token = installation.add_user_with_token(&org, "gr-officer", "check,record");
+
+    installation.admin(&["user", "update", "--username", "gr-officer", "--disable"]);
+    let (status, _) = server
+        .as_user(&token, Method::GET, "/api/v1/me", None)
+        .await;
+    assert_eq!(status, 401, "a disabled user's token is refused");
+    installation.admin(&["user", "update", "--username", "gr-officer", "--enable"]);
+    let (status, _) = server
+        .as_user(&token, Method::GET, "/api/v1/me", None)
+        .await;
+    assert_eq!(status, 200);
+
+    // The secretariat narrows the user to check through the API; the token follows.
+    let (status, user) = server
+        .patch(
+            "/api/v1/users/gr-officer",
+            json!({ "permissions": ["check"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["permissions"], json!(["check"]));
+    let (status, problem) = server
+        .as_user(
+            &token,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("GR", "GR-1", "ABC123")),
+        )
+        .await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["missing_permission"], "record");
+
+    // The trail holds all three changes, by whom.
+    let (_, page) = server.get("/api/v1/audit?action=user.").await;
+    let actions: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"].as_str().unwrap().contains("gr-officer"))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.create",
+            "user.disable",
+            "user.enable",
+            "user.permissions"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_user_changes_their_password_and_their_sessions_end() {
+    let (installation, server) = TestServer::fresh();
+    let org = installation.add_org("NCB Oslo", "ncb", Some("NO"));
+    let mut add = armstrace()
+        .args(["admin", "user", "add", "--org", &org, "--username", "ola"])
+        .args(["--permissions", "check", "--password-stdin", "--db"])
+        .arg(&installation.db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"first long password")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let client = reqwest::Client::new();
+    let sign_in = |password: &'static str| {
+        client
+            .post(server.url("/api/v1/session"))
+            .json(&json!({ "username": "ola", "password": password }))
+            .send()
+    };
+    let opened = sign_in("first long password").await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let cookie = session_cookie(&opened);
+    let csrf = opened.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let change = |current: &'static str, new: &'static str| {
+        client
+            .put(server.url("/api/v1/me/password"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "current_password": current, "new_password": new }))
+            .send()
+    };
+    assert_eq!(
+        change("wrong password!", "second long password")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let short = change("first long password", "short").await.unwrap();
+    assert_eq!(short.status(), 422);
+    let problem: Value = short.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "new_password");
+    assert_eq!(
+        change("first long password", "second long password")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let me = client
+        .get(server.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "the change ended the session");
+    assert_eq!(sign_in("first long password").await.unwrap().status(), 401);
+    assert_eq!(sign_in("second long password").await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_pending_agency_s_user_signs_in_and_sees_the_state() {
+    let (installation, server) = TestServer::fresh();
+    let org = installation.add_org("Guardia di Finanza", "customs", Some("IT"));
+    let mut add = armstrace()
+        .args(["admin", "user", "add", "--org", &org, "--username", "gdf"])
+        .args(["--permissions", "check", "--password-stdin", "--db"])
+        .arg(&installation.db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"pending but patient")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/session"))
+        .json(&json!({ "username": "gdf", "password": "pending but patient" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let opened: Value = response.json().await.unwrap();
+    assert_eq!(opened["me"]["organisation"]["state"], "pending");
+}

@@ -93,6 +93,9 @@ struct Route {
     allowed: fn(&Caller) -> bool,
     /// Pending organisations may use it.
     pending_ok: bool,
+    /// An allowed caller is answered 401: the route checks a password the matrix's callers
+    /// do not have.
+    password_checked: bool,
     request: fn(&Fixtures) -> (String, Body),
 }
 
@@ -106,6 +109,7 @@ fn routes() -> Vec<Route> {
             needs: None,
             allowed: any,
             pending_ok: false,
+            password_checked: false,
             request: |_| ("/openapi.json".into(), Body::None),
         },
         Route {
@@ -114,6 +118,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Record),
             allowed: Caller::records_for_france,
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 let id = format!("FR-NEW-{}", f.next());
                 ("/firearms".into(), Body::Json(record("FR", &id, "MTX7731")))
@@ -125,6 +130,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Check),
             allowed: |c| c.has(Check),
             pending_ok: false,
+            password_checked: false,
             request: |_| ("/firearms?limit=1".into(), Body::None),
         },
         Route {
@@ -133,6 +139,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Record),
             allowed: |c| c.has(Record),
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 let row = format!(
                     "FR-IMP-{},IMP{:05},Glock,17,9x19mm,pistol,AT,FR,stolen,2023-05-17",
@@ -151,6 +158,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Check),
             allowed: |c| c.has(Check) || c.records_for_france(),
             pending_ok: false,
+            password_checked: false,
             request: |f| (format!("/firearms/{}", f.record), Body::None),
         },
         Route {
@@ -159,6 +167,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Record),
             allowed: Caller::records_for_france,
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 (
                     format!("/firearms/{}", f.record),
@@ -172,6 +181,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Record),
             allowed: Caller::records_for_france,
             pending_ok: false,
+            password_checked: false,
             request: |f| (format!("/firearms/{}", f.deletable()), Body::None),
         },
         Route {
@@ -180,6 +190,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Check),
             allowed: |c| c.has(Check) || c.records_for_france(),
             pending_ok: false,
+            password_checked: false,
             request: |f| (format!("/firearms/{}/history", f.record), Body::None),
         },
         Route {
@@ -188,6 +199,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Check),
             allowed: |c| c.has(Check),
             pending_ok: false,
+            password_checked: false,
             request: |_| {
                 (
                     "/checks".into(),
@@ -201,6 +213,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Check),
             allowed: |c| c.has(Check),
             pending_ok: false,
+            password_checked: false,
             request: |_| {
                 (
                     "/checks/batch".into(),
@@ -214,6 +227,7 @@ fn routes() -> Vec<Route> {
             needs: None,
             allowed: any,
             pending_ok: true,
+            password_checked: false,
             request: |_| ("/me".into(), Body::None),
         },
         Route {
@@ -223,6 +237,7 @@ fn routes() -> Vec<Route> {
             needs: None,
             allowed: any,
             pending_ok: true,
+            password_checked: false,
             request: |_| ("/session".into(), Body::None),
         },
         Route {
@@ -231,6 +246,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: |c| c.has(Admin),
             pending_ok: false,
+            password_checked: false,
             request: |_| ("/organisations".into(), Body::None),
         },
         Route {
@@ -239,6 +255,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 let name = format!("Gendarmerie {}", f.next());
                 (
@@ -253,6 +270,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| (format!("/organisations/{}", f.target_org), Body::None),
         },
         Route {
@@ -261,6 +279,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 (
                     format!("/organisations/{}/approve", f.pending_org),
@@ -274,6 +293,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 (
                     format!("/organisations/{}/suspend", f.suspend_org),
@@ -287,6 +307,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| (format!("/organisations/{}/users", f.target_org), Body::None),
         },
         Route {
@@ -295,6 +316,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| {
                 let body = json!({
                     "organisation_id": f.target_org,
@@ -305,11 +327,43 @@ fn routes() -> Vec<Route> {
             },
         },
         Route {
+            method: Method::PATCH,
+            path: "/users/{username}",
+            needs: Some(Admin),
+            allowed: Caller::administers_target,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| {
+                (
+                    "/users/target-user".into(),
+                    Body::Json(json!({ "permissions": ["check"] })),
+                )
+            },
+        },
+        Route {
+            method: Method::PUT,
+            path: "/me/password",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: true,
+            request: |_| {
+                (
+                    "/me/password".into(),
+                    Body::Json(json!({
+                        "current_password": "not the password",
+                        "new_password": "a new long password"
+                    })),
+                )
+            },
+        },
+        Route {
             method: Method::GET,
             path: "/users/{username}/tokens",
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |_| ("/users/target-user/tokens".into(), Body::None),
         },
         Route {
@@ -318,6 +372,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |_| {
                 (
                     "/tokens".into(),
@@ -331,6 +386,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: Caller::administers_target,
             pending_ok: false,
+            password_checked: false,
             request: |f| (format!("/tokens/{}", f.token()), Body::None),
         },
         Route {
@@ -339,6 +395,7 @@ fn routes() -> Vec<Route> {
             needs: Some(Admin),
             allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat, OrgKind::Ncb]),
             pending_ok: false,
+            password_checked: false,
             request: |_| ("/audit?limit=5".into(), Body::None),
         },
     ]
@@ -570,7 +627,9 @@ async fn every_route_allows_exactly_whom_the_rules_allow() {
             let (status, problem) =
                 call(&server, &route.method, &path, body, Some(&caller.token)).await;
             let allowed = (route.allowed)(caller);
-            let ok = if allowed {
+            let ok = if allowed && route.password_checked {
+                status == 401 && problem["code"] == "invalid_credentials"
+            } else if allowed {
                 status != 401 && status != 403 && status != 404
             } else {
                 (status == 403 || status == 404)

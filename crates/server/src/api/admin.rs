@@ -160,6 +160,8 @@ pub struct UserView {
     pub organisation_id: i64,
     /// What the user may do.
     pub permissions: Vec<Permission>,
+    /// A disabled user cannot sign in; their sessions and tokens are refused.
+    pub disabled: bool,
 }
 
 fn user_view(user: User) -> UserView {
@@ -168,7 +170,46 @@ fn user_view(user: User) -> UserView {
         username: user.username,
         organisation_id: user.org_id,
         permissions: user.permissions.iter().collect(),
+        disabled: user.disabled,
     }
+}
+
+/// A change to a user; absent fields stay as they are.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// The user's new permissions (their tokens keep only those the user still holds).
+    pub permissions: Option<Vec<Permission>>,
+    /// A new password (at least 12 characters); ends the user's open sessions.
+    pub password: Option<String>,
+    /// `true` disables the user (every session and token refused), `false` enables them again.
+    pub disabled: Option<bool>,
+}
+
+/// Changes a user of an organisation the caller administers.
+#[utoipa::path(patch, path = "/users/{username}", tag = "access", request_body = UserUpdate,
+    params(("username" = String, Path, description = "Login name")),
+    responses(
+        (status = 200, description = "The user as changed", body = UserView),
+        (status = 404, description = "No such user in the caller's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(username): Path<String>,
+    JsonBody(request): JsonBody<UserUpdate>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = admin::update_user(
+        state.store.as_ref(),
+        &caller.0,
+        &username,
+        request.permissions.map(|list| list.into_iter().collect()),
+        request.password.as_deref(),
+        request.disabled,
+    )
+    .await?;
+    Ok(Json(user_view(user)))
 }
 
 /// The users of an organisation in the caller's scope.

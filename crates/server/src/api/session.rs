@@ -233,3 +233,68 @@ pub async fn sign_out(
     );
     Ok(response)
 }
+
+/// A password change by its owner.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The new one: at least 12 characters.
+    pub new_password: String,
+}
+
+/// Changes the caller's own password (the current one must be given); ends every open session
+/// of the caller, this one included.
+#[utoipa::path(put, path = "/me/password", tag = "access", request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; sign in again"),
+        (status = 401, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password is too short", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: crate::auth::Authenticated,
+    JsonBody(request): JsonBody<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let actor = caller.0;
+    let credentials = state
+        .store
+        .credentials(&actor.username)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let hash = credentials
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let current = request.current_password;
+    let matches = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !matches || credentials.password_hash.is_none() {
+        let event = AuditEvent::new(&actor, "signin.failure")
+            .detail(json!({ "reason": "bad_current_password" }));
+        state.store.signin_failed(event, lock_for).await?;
+        return Err(ApiError::BadCredentials);
+    }
+    let password_hash = crate::admin::new_password_hash(&request.new_password)
+        .await
+        .map_err(|error| match error {
+            ApiError::Validation(mut errors) => {
+                for e in &mut errors {
+                    e.field = "new_password".into();
+                }
+                ApiError::Validation(errors)
+            }
+            other => other,
+        })?;
+    let change = armstrace_store::UserChange {
+        password_hash: Some(password_hash),
+        ..Default::default()
+    };
+    state
+        .store
+        .update_user(&AuditWho::from(&actor), &actor.username, &change)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -9,7 +9,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
-use crate::{ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User};
+use crate::{
+    ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User, UserChange,
+};
 
 /// Turns a unique-key violation into a conflict that names `what`.
 pub(super) fn conflict_on_duplicate(
@@ -154,7 +156,7 @@ pub(super) async fn set_organisation_state(
     Ok(org)
 }
 
-const USER_COLUMNS: &str = "id, org_id, username, permissions";
+const USER_COLUMNS: &str = "id, org_id, username, permissions, disabled_at";
 
 fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
     Ok(User {
@@ -162,7 +164,93 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         org_id: row.try_get("org_id")?,
         username: row.try_get("username")?,
         permissions: permissions(row.try_get("permissions")?)?,
+        disabled: row
+            .try_get::<Option<DateTime<Utc>>, _>("disabled_at")?
+            .is_some(),
     })
+}
+
+pub(super) async fn update_user(
+    pool: &SqlitePool,
+    by: &AuditWho,
+    username: &str,
+    change: &UserChange,
+) -> StoreResult<User> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let current = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+    ))
+    .bind(username)
+    .fetch_optional(&mut *tx)
+    .await?
+    .as_ref()
+    .map(user_from_row)
+    .transpose()?
+    .ok_or_else(|| StoreError::NotFound(format!("user '{username}'")))?;
+    let mut events = Vec::new();
+    let target = format!("user:{}", current.id);
+    if let Some(permissions) = change.permissions.filter(|p| *p != current.permissions) {
+        sqlx::query("UPDATE users SET permissions = ? WHERE id = ?")
+            .bind(permissions.to_string())
+            .bind(current.id)
+            .execute(&mut *tx)
+            .await?;
+        events.push(
+            AuditEvent::new(by.clone(), "user.permissions")
+                .target(target.clone())
+                .detail(json!({
+                    "username": username,
+                    "from": current.permissions.to_string(),
+                    "to": permissions.to_string(),
+                })),
+        );
+    }
+    if let Some(hash) = &change.password_hash {
+        sqlx::query(
+            "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(current.id)
+        .execute(&mut *tx)
+        .await?;
+        // A new password ends the sessions the old one opened.
+        sqlx::query("UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL")
+            .bind(now)
+            .bind(current.id)
+            .execute(&mut *tx)
+            .await?;
+        events.push(
+            AuditEvent::new(by.clone(), "user.password")
+                .target(target.clone())
+                .detail(json!({ "username": username })),
+        );
+    }
+    if let Some(disabled) = change.disabled.filter(|d| *d != current.disabled) {
+        sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+            .bind(disabled.then_some(now))
+            .bind(current.id)
+            .execute(&mut *tx)
+            .await?;
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        events.push(
+            AuditEvent::new(by.clone(), action)
+                .target(target.clone())
+                .detail(json!({ "username": username })),
+        );
+    }
+    append(&mut tx, &events, now).await?;
+    let user = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(current.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let user = user_from_row(&user)?;
+    tx.commit().await?;
+    Ok(user)
 }
 
 pub(super) async fn create_user(
@@ -202,6 +290,7 @@ pub(super) async fn create_user(
         org_id,
         username: username.to_string(),
         permissions,
+        disabled: false,
     })
 }
 
@@ -357,7 +446,7 @@ pub(super) async fn actor_for_token(
     let row = sqlx::query(&format!(
         "SELECT {ACTOR_COLUMNS}, t.permissions AS token_permissions, t.expires_at \
          FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN organisations o ON o.id = u.org_id \
-         WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
     ))
     .bind(token_hash)
     .fetch_optional(pool)
@@ -393,7 +482,7 @@ pub(super) async fn credentials(
     username: &str,
 ) -> StoreResult<Option<Credentials>> {
     let row = sqlx::query(&format!(
-        "SELECT {ACTOR_COLUMNS}, u.password_hash, u.failed_logins, u.locked_until \
+        "SELECT {ACTOR_COLUMNS}, u.password_hash, u.failed_logins, u.locked_until, u.disabled_at \
          FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.username = ?"
     ))
     .bind(username)
@@ -405,6 +494,9 @@ pub(super) async fn credentials(
         password_hash: row.try_get("password_hash")?,
         failed_logins: row.try_get::<i64, _>("failed_logins")?.max(0) as u32,
         locked_until: row.try_get("locked_until")?,
+        disabled: row
+            .try_get::<Option<DateTime<Utc>>, _>("disabled_at")?
+            .is_some(),
     }))
 }
 
@@ -484,7 +576,7 @@ pub(super) async fn actor_for_session(
     let row = sqlx::query(&format!(
         "SELECT {ACTOR_COLUMNS}, s.csrf_token, s.expires_at \
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id \
-         WHERE s.session_hash = ? AND s.ended_at IS NULL"
+         WHERE s.session_hash = ? AND s.ended_at IS NULL AND u.disabled_at IS NULL"
     ))
     .bind(session_hash)
     .fetch_optional(pool)
