@@ -128,12 +128,23 @@ pub struct AuditEntry {
     pub action: String,
     /// What it was done to.
     pub target: Option<String>,
-    /// The particulars, as JSON text exactly as hashed.
+    /// The particulars: a JSON object, stored (and hashed) as text, answered as JSON.
+    #[serde(serialize_with = "as_raw_json")]
+    #[schema(value_type = Object)]
     pub detail: String,
     /// The hash of the entry before (the genesis value for the first).
     pub prev_hash: String,
     /// This entry's hash.
     pub hash: String,
+}
+
+/// Writes stored JSON text as JSON (it was written by `serde_json`, so it is valid; should it not
+/// be, it is written as a string instead of failing the answer).
+fn as_raw_json<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    match serde_json::value::RawValue::from_string(text.to_string()) {
+        Ok(raw) => raw.serialize(serializer),
+        Err(_) => serializer.serialize_str(text),
+    }
 }
 
 impl AuditEntry {

@@ -75,7 +75,7 @@ pub async fn check(
     JsonBody(request): JsonBody<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     caller.require(Permission::Check)?;
-    let audit = check_audit(&state, &caller, request.on_behalf_of.as_deref())?;
+    let audit = check_audit(&state, &caller, request.on_behalf_of.as_deref()).await?;
     let make = request.make.as_deref();
     let check_id = new_check_id();
     let mut detail = serde_json::Map::new();
@@ -92,8 +92,9 @@ pub async fn check(
     }))
 }
 
-/// Who the trail records for a check, refusing `on_behalf_of` from anyone but a partner.
-fn check_audit(
+/// Who the trail records for a check, refusing `on_behalf_of` from anyone but a partner, and
+/// for a country whose customs administration has access of its own.
+async fn check_audit(
     state: &AppState,
     caller: &Authenticated,
     on_behalf_of: Option<&str>,
@@ -105,10 +106,23 @@ fn check_audit(
                 .map_err(|e| ApiError::invalid("on_behalf_of", "invalid_country", e.to_string()))
         })
         .transpose()?;
-    if on_behalf_of.is_some() && caller.0.org_kind != OrgKind::Partner {
-        return Err(ApiError::out_of_scope(
-            "only a partner organisation checks on behalf of a country's customs administration",
-        ));
+    if let Some(country) = on_behalf_of {
+        if caller.0.org_kind != OrgKind::Partner {
+            return Err(ApiError::out_of_scope(
+                "only a partner organisation checks on behalf of a country's customs administration",
+            ));
+        }
+        let own_access = state.store.organisations().await?.into_iter().find(|o| {
+            o.kind == OrgKind::Customs
+                && o.country == Some(country)
+                && o.state == armstrace_core::OrgState::Approved
+        });
+        if let Some(customs) = own_access {
+            return Err(ApiError::out_of_scope(format!(
+                "{country}'s customs administration has access of its own ({}); a partner checks only for one that has none",
+                customs.name
+            )));
+        }
     }
     Ok(CheckAudit {
         log: state.audit.clone(),
@@ -160,7 +174,7 @@ pub async fn batch(
         .get("x-on-behalf-of")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let audit = check_audit(&state, &caller, on_behalf_of.as_deref())?;
+    let audit = check_audit(&state, &caller, on_behalf_of.as_deref()).await?;
     let (media, content_type) = media_type(&headers);
     if media != "text/csv" {
         return Err(ApiError::UnsupportedMediaType(format!(
