@@ -24,6 +24,12 @@ enum BenchKind {
     },
     /// The check engine: recall per kind of damage, false alarms, latency, throughput, memory.
     Check(check::CheckBenchArgs),
+    /// The reference table: resolving and autocomplete latency, on one thread.
+    Reference {
+        /// Rounds over the sample of typed values.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
     /// The API over loopback (a record read, or a check): requests per second and latency.
     Api {
         /// Records in the database.
@@ -56,7 +62,63 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             route,
         } => storage::bench_api(records, requests, concurrency, seed, route).await,
         BenchKind::Check(args) => check::run(args).await,
+        BenchKind::Reference { rounds } => {
+            bench_reference(rounds);
+            Ok(())
+        }
     }
+}
+
+/// Times resolving and searching what officers type: every make, calibre and model name of the
+/// table with a typing error added, plus the first letters of each as autocomplete prefixes.
+fn bench_reference(rounds: usize) {
+    use std::time::{Duration, Instant};
+    let reference = armstrace_reference::shipped();
+    let table = reference.table();
+    // A typo: the middle two characters swapped.
+    let typo = |name: &str| {
+        let mut chars: Vec<char> = name.chars().collect();
+        let mid = chars.len() / 2;
+        if mid > 0 {
+            chars.swap(mid - 1, mid);
+        }
+        chars.into_iter().collect::<String>()
+    };
+    let makes: Vec<String> = table.makes.iter().map(|m| typo(&m.canonical)).collect();
+    let calibres: Vec<String> = table.calibres.iter().map(|c| c.canonical.clone()).collect();
+    let prefixes: Vec<String> = table
+        .makes
+        .iter()
+        .map(|m| m.canonical.chars().take(3).collect())
+        .collect();
+    let timed = |label: &str, inputs: &[String], run: &dyn Fn(&str)| {
+        let mut times: Vec<Duration> = Vec::with_capacity(inputs.len() * rounds);
+        for _ in 0..rounds {
+            for input in inputs {
+                let started = Instant::now();
+                run(input);
+                times.push(started.elapsed());
+            }
+        }
+        times.sort_unstable();
+        let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        println!(
+            "{label}: {} calls, p50 {:?}, p99 {:?}, max {:?}",
+            times.len(),
+            at(0.5),
+            at(0.99),
+            times[times.len() - 1]
+        );
+    };
+    timed("resolve make (with a typo)", &makes, &|m| {
+        std::hint::black_box(reference.make(m));
+    });
+    timed("resolve calibre", &calibres, &|c| {
+        std::hint::black_box(reference.calibre(c));
+    });
+    timed("search makes (3-letter prefix)", &prefixes, &|q| {
+        std::hint::black_box(reference.search_makes(q, 20));
+    });
 }
 
 fn print_machine() {

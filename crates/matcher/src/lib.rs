@@ -203,6 +203,17 @@ pub struct IndexBuilder {
 }
 
 impl IndexBuilder {
+    /// A builder whose makes are `groups` (the names of one manufacturer each, the canonical
+    /// first) instead of the built-in alias list.
+    pub fn with_makes<'a>(
+        groups: impl IntoIterator<Item = impl IntoIterator<Item = &'a str>>,
+    ) -> Self {
+        IndexBuilder {
+            makes: MakeTable::with_groups(groups),
+            ..IndexBuilder::default()
+        }
+    }
+
     /// Adds one live record.
     pub fn push(&mut self, record: IndexRecord<'_>) {
         let make = match self.make_ids.get(record.make) {

@@ -177,16 +177,32 @@ impl Default for MakeTable {
 impl MakeTable {
     /// A table that knows the built-in aliases.
     pub fn new() -> Self {
+        Self::with_groups(ALIASES.iter().map(|group| group.iter().copied()))
+    }
+
+    /// A table that knows `groups`: the names of one manufacturer each, the canonical first.
+    /// A name given to two groups belongs to the first; the caller leaves out names that are
+    /// shared by several manufacturers.
+    pub fn with_groups<'a>(
+        groups: impl IntoIterator<Item = impl IntoIterator<Item = &'a str>>,
+    ) -> Self {
         let table = MakeTable {
             ids: papaya::HashMap::new(),
             next: AtomicU32::new(0),
             names: boxcar::Vec::new(),
         };
-        for group in ALIASES {
-            let id = table.intern(group[0]);
+        for group in groups {
+            let mut names = group.into_iter();
+            let Some(canonical) = names.next() else {
+                continue;
+            };
+            let id = table.intern(canonical);
             let ids = table.ids.pin();
-            for alias in &group[1..] {
-                ids.insert(fold_make(alias), id.0);
+            for alias in names {
+                let folded = fold_make(alias);
+                if !folded.is_empty() && !ids.contains_key(&folded) {
+                    ids.insert(folded, id.0);
+                }
             }
         }
         table

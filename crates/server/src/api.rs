@@ -6,6 +6,7 @@ mod body;
 mod checks;
 mod firearms;
 mod import;
+mod reference;
 mod session;
 
 use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry};
@@ -54,6 +55,10 @@ use crate::error::Problem;
         admin::list_tokens,
         admin::revoke_token,
         audit::list,
+        reference::resolve,
+        reference::makes,
+        reference::calibres,
+        reference::models,
         openapi_json,
     ),
     components(schemas(
@@ -90,6 +95,14 @@ use crate::error::Problem;
         admin::NewTokenRequest,
         admin::CreatedToken,
         audit::AuditPage,
+        reference::Resolved,
+        armstrace_reference::Resolution,
+        armstrace_reference::Candidate,
+        armstrace_reference::Status,
+        armstrace_reference::Make,
+        armstrace_reference::Calibre,
+        armstrace_reference::Model,
+        armstrace_reference::System,
         armstrace_store::audit::AuditEntry,
     )),
     modifiers(&BearerSecurity),
@@ -98,6 +111,7 @@ use crate::error::Problem;
         (name = "firearms", description = "Firearm records of each recording country"),
         (name = "checks", description = "Checking a seized or suspicious firearm against every record"),
         (name = "access", description = "Signing in, organisations, users, tokens and the audit trail"),
+        (name = "reference", description = "Makes, models and calibres, and resolving what was typed"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -150,6 +164,10 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", post(admin::create_token))
         .route("/tokens/{id}", axum::routing::delete(admin::revoke_token))
         .route("/audit", get(audit::list))
+        .route("/reference/resolve", get(reference::resolve))
+        .route("/reference/makes", get(reference::makes))
+        .route("/reference/calibres", get(reference::calibres))
+        .route("/reference/models", get(reference::models))
 }
 
 /// The OpenAPI 3 document of this API.

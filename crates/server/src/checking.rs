@@ -30,7 +30,12 @@ pub async fn build_index(
     store: &dyn Store,
 ) -> Result<(CheckIndex, std::time::Duration), StoreError> {
     let started = Instant::now();
-    let mut builder = IndexBuilder::default();
+    // Makes as the reference table knows them: a record marked "Izhmash" and a check for
+    // "Kalashnikov" name one make. Names several makes share are left out.
+    let reference = armstrace_reference::shipped().table();
+    let mut builder = IndexBuilder::with_makes(reference.makes.iter().map(|make| {
+        std::iter::once(make.canonical.as_str()).chain(make.aliases.iter().map(String::as_str))
+    }));
     let mut entries = store.live_serials();
     while let Some(entry) = entries.try_next().await? {
         builder.push(IndexRecord {

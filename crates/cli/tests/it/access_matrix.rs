@@ -391,6 +391,47 @@ fn routes() -> Vec<Route> {
         },
         Route {
             method: Method::GET,
+            path: "/reference/resolve",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| {
+                (
+                    "/reference/resolve?make=Glok&calibre=9mm%20Para".into(),
+                    Body::None,
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/makes",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/makes?q=gl".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/calibres",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/calibres?q=9x".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/models",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/models?make=Glock&q=1".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
             path: "/audit",
             needs: Some(Admin),
             allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat, OrgKind::Ncb]),

@@ -9,4 +9,5 @@ mod export;
 mod import_api;
 mod import_cli;
 mod records_api;
+mod reference;
 mod support;
