@@ -22,7 +22,7 @@ fn the_shipped_files_read_and_have_no_duplicates_or_contradictions() {
 }
 
 #[test]
-fn the_makes_and_calibres_are_as_many_as_promised() {
+fn the_table_is_as_big_as_promised() {
     let table = shipped().table();
     let aliases: usize = table
         .makes
@@ -37,6 +37,7 @@ fn the_makes_and_calibres_are_as_many_as_promised() {
     );
     assert!(table.makes.len() >= 250);
     assert!(aliases >= 1000);
+    assert!(table.models.len() >= 1000);
     assert!(table.calibres.len() >= 150);
 }
 
@@ -164,6 +165,46 @@ fn real_world_calibre_notations_resolve() {
         (".308 Win", "308"),
     ];
     assert!(rate("calibres, notations", &cases, canonical_calibre) >= 0.85);
+}
+
+#[test]
+fn real_world_model_spellings_resolve_within_their_make() {
+    let cases = [
+        ("Glock", "G17", "17"),
+        ("Glock", "Glock 19", "19"),
+        ("Kalashnikov", "AKM", "AKM"),
+        ("Ижмаш", "АКМ", "AKM"),
+        ("Beretta", "92FS", "92"),
+        ("CZ", "CZ 75", "75"),
+        ("Walther", "P99", "P99"),
+        ("Makarov", "PM", "PM"),
+        ("Baikal", "IZh-27", "27"),
+        ("Mossberg", "500", "500"),
+        ("Remington", "870", "870"),
+        ("Zastava", "M70", "M70"),
+    ];
+    let mut misses = Vec::new();
+    for (make, model, expected) in cases {
+        let make_id = shipped().make(make).resolved.map(|c| c.id);
+        let got = shipped()
+            .model(make_id.as_deref(), model)
+            .resolved
+            .map(|c| c.canonical);
+        if !got
+            .as_deref()
+            .is_some_and(|c| name_key(c).contains(&name_key(expected)))
+        {
+            misses.push(format!("{make} {model:?} -> {got:?}"));
+        }
+    }
+    let rate = 1.0 - misses.len() as f64 / cases.len() as f64;
+    println!(
+        "models: {:.1} % of {} resolved; missed: {}",
+        rate * 100.0,
+        cases.len(),
+        misses.join(", ")
+    );
+    assert!(rate >= 0.75, "{misses:?}");
 }
 
 #[test]
