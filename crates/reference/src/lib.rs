@@ -6,12 +6,14 @@
 mod key;
 mod resolve;
 mod table;
+mod trace;
 
 use std::sync::LazyLock;
 
 pub use key::{calibre_key, name_key};
 pub use resolve::{Candidate, Resolution, Resolver, Status};
 pub use table::{Calibre, Make, Model, ParseError, System, Table};
+pub use trace::Destination;
 
 /// The makes file as shipped.
 pub const MAKES_TSV: &str = include_str!("../data/makes.tsv");

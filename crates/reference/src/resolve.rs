@@ -533,6 +533,18 @@ mod tests {
     }
 
     #[test]
+    fn a_trace_goes_to_the_make_s_country_then_to_importers_and_named_countries() {
+        let r = resolver();
+        let destinations = r.trace_destinations(Some("Glok"), Some("Imported by Beretta, Italy"));
+        let countries: Vec<&str> = destinations.iter().map(|d| d.country.as_str()).collect();
+        assert_eq!(countries, ["AT", "IT"]);
+        let none = r.trace_destinations(Some("qwertyuiop"), None);
+        assert!(none.is_empty());
+        let named = r.trace_destinations(None, Some("PW Arms, Canada"));
+        assert_eq!(named[0].country.as_str(), "CA");
+    }
+
+    #[test]
     fn search_finds_by_prefix_canonical_first() {
         let r = resolver();
         let found: Vec<&str> = r

@@ -59,6 +59,7 @@ use crate::error::Problem;
         reference::makes,
         reference::calibres,
         reference::models,
+        reference::trace_destinations,
         openapi_json,
     ),
     components(schemas(
@@ -103,6 +104,7 @@ use crate::error::Problem;
         armstrace_reference::Calibre,
         armstrace_reference::Model,
         armstrace_reference::System,
+        armstrace_reference::Destination,
         armstrace_store::audit::AuditEntry,
     )),
     modifiers(&BearerSecurity),
@@ -168,6 +170,10 @@ pub fn router() -> Router<AppState> {
         .route("/reference/makes", get(reference::makes))
         .route("/reference/calibres", get(reference::calibres))
         .route("/reference/models", get(reference::models))
+        .route(
+            "/reference/trace-destinations",
+            get(reference::trace_destinations),
+        )
 }
 
 /// The OpenAPI 3 document of this API.

@@ -432,6 +432,20 @@ fn routes() -> Vec<Route> {
         },
         Route {
             method: Method::GET,
+            path: "/reference/trace-destinations",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| {
+                (
+                    "/reference/trace-destinations?make=Zastava&import_marks=Century%20Arms".into(),
+                    Body::None,
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
             path: "/audit",
             needs: Some(Admin),
             allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat, OrgKind::Ncb]),

@@ -72,3 +72,22 @@ async fn a_check_for_kalashnikov_finds_a_record_marked_izhmash_as_the_same_make(
     assert_eq!(first["firearm"]["record_id"], "UA-1");
     assert_eq!(answer["matches"][1]["make"], "different");
 }
+
+#[tokio::test]
+async fn a_trace_goes_first_to_the_make_s_country_then_to_the_importer_s() {
+    let (_installation, server) = TestServer::fresh();
+    let (status, destinations) = server
+        .get("/api/v1/reference/trace-destinations?make=Zastava&import_marks=Century%20Arms%20Georgia%20VT")
+        .await;
+    assert_eq!(status, 200, "{destinations}");
+    let countries: Vec<&str> = destinations
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["country"].as_str().unwrap())
+        .collect();
+    assert_eq!(countries.first(), Some(&"RS"), "{destinations}");
+    assert!(countries.contains(&"US"), "{destinations}");
+    let (status, _) = server.get("/api/v1/reference/trace-destinations").await;
+    assert_eq!(status, 422);
+}

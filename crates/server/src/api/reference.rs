@@ -165,3 +165,37 @@ pub async fn models(
             .collect(),
     ))
 }
+
+/// A firearm to trace.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TraceQuery {
+    /// The make, in any spelling.
+    pub make: Option<String>,
+    /// The import marks stamped on the firearm.
+    pub import_marks: Option<String>,
+}
+
+/// The countries a trace request about this firearm should go to first: the make's country,
+/// then the countries its import marks name (through a known importer or maker, or by name).
+#[utoipa::path(get, path = "/reference/trace-destinations", tag = "reference", params(TraceQuery),
+    responses(
+        (status = 200, description = "Countries, first first", body = [armstrace_reference::Destination]),
+        (status = 422, description = "Neither make nor import marks", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn trace_destinations(
+    _caller: Authenticated,
+    Query(query): Query<TraceQuery>,
+) -> Result<Json<Vec<armstrace_reference::Destination>>, ApiError> {
+    if query.make.is_none() && query.import_marks.is_none() {
+        return Err(ApiError::invalid(
+            "make",
+            "required",
+            "give make, import_marks or both",
+        ));
+    }
+    Ok(Json(shipped().trace_destinations(
+        query.make.as_deref(),
+        query.import_marks.as_deref(),
+    )))
+}
