@@ -1,6 +1,8 @@
 //! Makes as the check compares them: spellings folded (case, spaces, punctuation, Cyrillic) and
 //! known aliases of one manufacturer brought to one name, so that "Kalashnikov" finds a record
-//! marked "Izhmash". A built-in alias list serves until the reference table replaces it.
+//! marked "Izhmash". The service gives the table the reference table's names
+//! ([`MakeTable::with_groups`]); a short built-in list serves the engine on its own (its tests
+//! and benchmarks).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
