@@ -839,6 +839,10 @@ async fn a_user_changes_their_password_and_their_sessions_end() {
     assert_eq!(me.status(), 401, "the change ended the session");
     assert_eq!(sign_in("first long password").await.unwrap().status(), 401);
     assert_eq!(sign_in("second long password").await.unwrap().status(), 200);
+
+    // A disabled user cannot sign in, even with the right password.
+    installation.admin(&["user", "update", "--username", "ola", "--disable"]);
+    assert_eq!(sign_in("second long password").await.unwrap().status(), 401);
 }
 
 #[tokio::test]

@@ -138,9 +138,10 @@ pub async fn sign_in(
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // A disabled user is refused like a wrong password, and counted like one.
     let known = credentials
         .as_ref()
-        .is_some_and(|c| c.password_hash.is_some());
+        .is_some_and(|c| c.password_hash.is_some() && !c.disabled);
     let unverified = credentials.as_ref().map(|c| c.actor.clone());
     let Some(credentials) = credentials.filter(|_| matches && known) else {
         let who = match &unverified {
