@@ -209,11 +209,6 @@ impl Permissions {
         self.0 == 0
     }
 
-    /// Whether every permission of this set is also in `other`.
-    pub fn is_within(&self, other: Permissions) -> bool {
-        self.0 & !other.0 == 0
-    }
-
     /// The permissions in both sets.
     pub fn and(&self, other: Permissions) -> Permissions {
         Permissions(self.0 & other.0)
@@ -276,15 +271,6 @@ impl Actor {
     pub fn may_record_for(&self, country: CountryCode) -> bool {
         self.permissions.has(Permission::Record)
             && (self.org_kind == OrgKind::Secretariat || self.country == Some(country))
-    }
-
-    /// The actor's own organisation, as the access rules see it.
-    pub fn org(&self) -> OrgRef {
-        OrgRef {
-            id: self.org_id,
-            kind: self.org_kind,
-            country: self.country,
-        }
     }
 
     /// Whether the actor may see and manage `org`'s users and tokens: an admin their own

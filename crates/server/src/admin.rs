@@ -31,6 +31,29 @@ fn need_admin(by: &Actor) -> Result<(), ApiError> {
     }
 }
 
+async fn organisation(store: &dyn Store, id: i64) -> Result<Organisation, ApiError> {
+    store
+        .organisation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("organisation {id}")))
+}
+
+/// A user of an organisation the actor administers, with that organisation; any other user
+/// answers 404, as if it did not exist.
+pub async fn administered_user(
+    store: &dyn Store,
+    by: &Actor,
+    username: &str,
+) -> Result<(User, Organisation), ApiError> {
+    need_admin(by)?;
+    let not_found = || ApiError::NotFound(format!("user '{username}'"));
+    let user = store.user(username).await?.ok_or_else(not_found)?;
+    let org = administered_org(store, by, user.org_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok((user, org))
+}
+
 /// An organisation the actor may administer, or why not.
 pub async fn administered_org(
     store: &dyn Store,
@@ -38,10 +61,7 @@ pub async fn administered_org(
     id: i64,
 ) -> Result<Organisation, ApiError> {
     need_admin(by)?;
-    let org = store
-        .organisation(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("organisation {id}")))?;
+    let org = organisation(store, id).await?;
     if by.may_administer(&org.as_ref()) {
         Ok(org)
     } else {
@@ -118,10 +138,7 @@ pub async fn set_org_state(
     state: OrgState,
 ) -> Result<Organisation, ApiError> {
     need_admin(by)?;
-    let org = store
-        .organisation(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("organisation {id}")))?;
+    let org = organisation(store, id).await?;
     if !by.may_approve(&org.as_ref()) {
         return Err(ApiError::out_of_scope(format!(
             "{} cannot approve or suspend {}: an NCB decides on its country's agencies, the secretariat on NCBs and partners",
@@ -200,12 +217,7 @@ pub async fn update_user(
     password: Option<&str>,
     disabled: Option<bool>,
 ) -> Result<User, ApiError> {
-    need_admin(by)?;
-    let not_found = || ApiError::NotFound(format!("user '{username}'"));
-    let user = store.user(username).await?.ok_or_else(not_found)?;
-    let org = administered_org(store, by, user.org_id)
-        .await
-        .map_err(|_| not_found())?;
+    let (user, org) = administered_user(store, by, username).await?;
     if let Some(permissions) = permissions {
         let beyond = permissions.without(org.kind.grantable());
         if !beyond.is_empty() {
@@ -255,14 +267,7 @@ pub async fn create_token(
     permissions: Option<Permissions>,
     days: u32,
 ) -> Result<NewToken, ApiError> {
-    need_admin(by)?;
-    let user = store
-        .user(username)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("user '{username}'")))?;
-    administered_org(store, by, user.org_id)
-        .await
-        .map_err(|_| ApiError::NotFound(format!("user '{username}'")))?;
+    let (user, _) = administered_user(store, by, username).await?;
     let permissions = permissions.unwrap_or(user.permissions);
     let beyond = permissions.without(user.permissions);
     if !beyond.is_empty() {

@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Installation, TestServer, armstrace, record};
+use crate::support::{Installation, TestServer, record};
 
 fn check(serial: &str) -> Option<Value> {
     Some(json!({ "serial_number": serial }))
@@ -374,21 +374,7 @@ fn session_cookie(response: &reqwest::Response) -> String {
 async fn people_sign_in_with_a_password_and_sessions_need_the_csrf_token_to_change_anything() {
     let (installation, server) = TestServer::fresh();
     let org = installation.add_org("NCB Lisbon", "ncb", Some("PT"));
-    let mut add = armstrace()
-        .args(["admin", "user", "add", "--org", &org, "--username", "ana"])
-        .args(["--permissions", "check,record", "--password-stdin", "--db"])
-        .arg(&installation.db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long passphrase\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    installation.add_user_with_password(&org, "ana", "check,record", "a long passphrase");
 
     let client = reqwest::Client::new();
     let sign_in = |password: &'static str| {
@@ -775,21 +761,7 @@ async fn a_disabled_user_is_refused_at_once_and_narrowed_permissions_narrow_thei
 async fn a_user_changes_their_password_and_their_sessions_end() {
     let (installation, server) = TestServer::fresh();
     let org = installation.add_org("NCB Oslo", "ncb", Some("NO"));
-    let mut add = armstrace()
-        .args(["admin", "user", "add", "--org", &org, "--username", "ola"])
-        .args(["--permissions", "check", "--password-stdin", "--db"])
-        .arg(&installation.db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"first long password")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    installation.add_user_with_password(&org, "ola", "check", "first long password");
     let client = reqwest::Client::new();
     let sign_in = |password: &'static str| {
         client
@@ -849,21 +821,7 @@ async fn a_user_changes_their_password_and_their_sessions_end() {
 async fn a_pending_agency_s_user_signs_in_and_sees_the_state() {
     let (installation, server) = TestServer::fresh();
     let org = installation.add_org("Guardia di Finanza", "customs", Some("IT"));
-    let mut add = armstrace()
-        .args(["admin", "user", "add", "--org", &org, "--username", "gdf"])
-        .args(["--permissions", "check", "--password-stdin", "--db"])
-        .arg(&installation.db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"pending but patient")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    installation.add_user_with_password(&org, "gdf", "check", "pending but patient");
     let response = reqwest::Client::new()
         .post(server.url("/api/v1/session"))
         .json(&json!({ "username": "gdf", "password": "pending but patient" }))

@@ -100,6 +100,32 @@ impl Installation {
         self.admin(&["token", "create", "--user", username])
     }
 
+    /// Adds a person with a password to organisation `org` through the command line (the
+    /// password on standard input).
+    pub fn add_user_with_password(
+        &self,
+        org: &str,
+        username: &str,
+        permissions: &str,
+        password: &str,
+    ) {
+        use std::io::Write;
+        let mut add = armstrace()
+            .args(["admin", "user", "add", "--org", org, "--username", username])
+            .args(["--permissions", permissions, "--password-stdin", "--db"])
+            .arg(&self.db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        add.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        assert!(add.wait().unwrap().success(), "adding {username} failed");
+    }
+
     /// A file path inside the installation's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

@@ -362,11 +362,7 @@ pub async fn list_tokens(
     Path(username): Path<String>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
     need_admin(&caller)?;
-    let not_found = || ApiError::NotFound(format!("user '{username}'"));
-    let user = state.store.user(&username).await?.ok_or_else(not_found)?;
-    admin::administered_org(state.store.as_ref(), &caller.0, user.org_id)
-        .await
-        .map_err(|_| not_found())?;
+    let (user, _) = admin::administered_user(state.store.as_ref(), &caller.0, &username).await?;
     let tokens = state.store.tokens(user.id).await?;
     Ok(Json(tokens.into_iter().map(token_view).collect()))
 }
