@@ -10,6 +10,7 @@ use armstrace_server::checking::{
     BatchLine, CheckAudit, advice, build_index, check_batch, check_one,
 };
 use armstrace_store::audit::AuditWho;
+use armstrace_store::reference::table_in_force;
 use tokio::sync::mpsc;
 
 use crate::operator::{DbArgs, open_installed, operator};
@@ -50,7 +51,10 @@ enum OutputFormat {
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
     let store = open_installed(&args.db.db).await?;
-    let (index, _) = build_index(store.as_ref())
+    let reference = table_in_force(store.as_ref())
+        .await
+        .context("reading the reference table")?;
+    let (index, _) = build_index(store.as_ref(), reference.table())
         .await
         .context("building the check index")?;
     let out: Box<dyn Write + Send> = match &args.output {

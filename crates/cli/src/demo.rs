@@ -10,6 +10,7 @@ use armstrace_core::{CountryCode, OrgKind, Permission};
 use armstrace_server::auth::{hash_password, hash_token, new_token};
 use armstrace_store::audit::AuditWho;
 use armstrace_store::import::{ImportFormat, ImportOptions, import};
+use armstrace_store::reference::table_in_force;
 use armstrace_store::{OrgState, Store};
 
 use crate::init::install;
@@ -195,7 +196,10 @@ async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
         &admin,
         ImportFormat::Csv,
         std::io::Cursor::new(csv),
-        ImportOptions::new(latest_date_anywhere(chrono::Utc::now())),
+        ImportOptions::new(
+            latest_date_anywhere(chrono::Utc::now()),
+            table_in_force(store).await?.resolver,
+        ),
         |_| {},
     )
     .await?;

@@ -10,6 +10,7 @@ use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_store::import::{
     ImportEvent, ImportFormat, ImportOptions, RawRow, RejectedRow, import,
 };
+use armstrace_store::reference::table_in_force;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::operator::{DbArgs, open_installed, operator};
@@ -71,7 +72,11 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     });
     let mut rejects = RejectsFile::new(rejects_path, format);
     let progress = Progress::new(size);
-    let mut options = ImportOptions::new(latest_date_anywhere(chrono::Utc::now()));
+    let reference = table_in_force(store.as_ref())
+        .await
+        .context("reading the reference table")?;
+    let mut options =
+        ImportOptions::new(latest_date_anywhere(chrono::Utc::now()), reference.resolver);
     options.batch_rows = args.batch_rows.max(1);
     let mut write_error = None;
     let result = import(
@@ -106,6 +111,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         return Err(error.context("writing the rejects file"));
     }
     let summary = result.context("import stopped; every batch reported as committed is stored, and running the same import again completes it")?;
+    println!("reference table: {}", summary.resolution);
     println!("{summary}");
     if let Some(path) = rejects_written {
         println!("rejected rows written to {}", path.display());

@@ -11,6 +11,7 @@ mod gen_list;
 mod import;
 mod init;
 mod operator;
+mod reference;
 mod serve;
 
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Verify the audit trail's hash chain.
     Audit(audit::AuditArgs),
+    /// Export or import the reference table (makes, calibres, models) as files.
+    Reference(reference::ReferenceArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
                         Command::Bench(args) => bench::run(args).await,
                         Command::Admin(args) => admin::run(args).await,
                         Command::Audit(args) => audit::run(args).await,
+                        Command::Reference(args) => reference::run(args).await,
                         Command::Gen(_) => unreachable!("handled above"),
                     }
                 })

@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use anyhow::Context;
 use armstrace_server::AppState;
 use armstrace_server::rate_limit::Limits;
+use armstrace_server::reference_table::ReferenceTable;
 use tokio::net::TcpListener;
 
 use crate::demo;
@@ -42,9 +43,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         open_installed(&db).await?
     };
-    let (index, took) = armstrace_server::checking::build_index(store.as_ref())
+    let reference = ReferenceTable::load(store.as_ref())
         .await
-        .context("building the check index")?;
+        .context("reading the reference table")?;
+    let (index, took) =
+        armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
+            .await
+            .context("building the check index")?;
     println!(
         "check index: {} records in {:.1} s",
         index.slots(),
@@ -65,7 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         per_credential: NonZeroU32::new(args.rate_per_token),
         per_address: NonZeroU32::new(args.rate_per_address),
     };
-    let state = AppState::new(store, std::sync::Arc::new(index), limits);
+    let state = AppState::new(store, std::sync::Arc::new(index), reference, limits);
     armstrace_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;

@@ -50,6 +50,22 @@ pub struct FirearmFields {
     pub case_reference: Option<String>,
     /// Free-text notes.
     pub notes: Option<String>,
+    /// The reference table's make, model and calibre that what was typed resolved to when the
+    /// record was last written; set by the service, never typed.
+    #[serde(default)]
+    pub canonical: Canonical,
+}
+
+/// The reference table's identifiers for a record's make, model and calibre, where what was
+/// typed resolved to one entry; `None` where it was ambiguous, unknown or not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Canonical {
+    /// The make's identifier (`izhmash` for a record marked "Ижмаш").
+    pub make: Option<String>,
+    /// The model's identifier, `make/model` (`glock/17`).
+    pub model: Option<String>,
+    /// The calibre's identifier (`9x19mm` for "9mm Para").
+    pub calibre: Option<String>,
 }
 
 /// A stored firearm record: its content, identity and life cycle.
@@ -123,6 +139,15 @@ impl utoipa::PartialSchema for FirearmFields {
             )
             .property("case_reference", nullable("Case reference"))
             .property("notes", nullable("Notes"))
+            .property(
+                "canonical",
+                utoipa::openapi::schema::RefBuilder::new()
+                    .ref_location_from_schema_name("Canonical")
+                    .description(Some(
+                        "What make, model and calibre resolved to in the reference table; \
+                         set by the service, not taken on input",
+                    )),
+            )
             .required("record_id")
             .required("recording_country")
             .required("serial_number")

@@ -11,7 +11,7 @@ pub mod validation;
 pub use access::{Actor, OrgKind, OrgRef, OrgState, Permission, Permissions};
 pub use country::CountryCode;
 pub use firearm::{
-    Firearm, FirearmFields, FirearmId, FirearmInput, FirearmType, RecordId, RecordStatus,
-    SerialNumber,
+    Canonical, Firearm, FirearmFields, FirearmId, FirearmInput, FirearmType, RecordId,
+    RecordStatus, SerialNumber,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -167,6 +167,12 @@ impl CheckIndex {
         }
     }
 
+    /// Makes the names of one manufacturer (the canonical first) one make for the checks that
+    /// follow, as when the reference table gains an alias. A name already known keeps its make.
+    pub fn learn_make<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        self.makes.learn_group(names);
+    }
+
     /// Stops matching a record (deleted).
     pub fn remove(&self, firearm_id: i64) {
         let _turn = self.writing.lock().unwrap_or_else(|e| e.into_inner());

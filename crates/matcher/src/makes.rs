@@ -194,20 +194,44 @@ impl MakeTable {
             names: boxcar::Vec::new(),
         };
         for group in groups {
-            let mut names = group.into_iter();
-            let Some(canonical) = names.next() else {
-                continue;
-            };
-            let id = table.intern(canonical);
-            let ids = table.ids.pin();
-            for alias in names {
-                let folded = fold_make(alias);
-                if !folded.is_empty() && !ids.contains_key(&folded) {
-                    ids.insert(folded, id.0);
-                }
-            }
+            table.add_group(group);
         }
         table
+    }
+
+    /// Makes the names of one manufacturer, the canonical first, one make: names the table
+    /// already gives to a make keep it.
+    pub fn add_group<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut names = names.into_iter();
+        let Some(canonical) = names.next() else {
+            return;
+        };
+        let id = self.intern(canonical);
+        let ids = self.ids.pin();
+        for alias in names {
+            let folded = fold_make(alias);
+            if !folded.is_empty() {
+                ids.get_or_insert(folded, id.0);
+            }
+        }
+    }
+
+    /// Like [`MakeTable::add_group`], for a manufacturer named while records are indexed:
+    /// when records already carry one of its names, the others join that make.
+    pub fn learn_group<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let names: Vec<&str> = names.into_iter().collect();
+        let known = names.iter().find_map(|name| self.find(name));
+        let Some(id) = known else {
+            self.add_group(names);
+            return;
+        };
+        let ids = self.ids.pin();
+        for name in names {
+            let folded = fold_make(name);
+            if !folded.is_empty() {
+                ids.get_or_insert(folded, id.0);
+            }
+        }
     }
 
     /// The id of `make`, creating one for a make never seen.
@@ -245,6 +269,19 @@ mod tests {
         assert_eq!(table.find("Ижмаш"), table.find("Kalashnikov Concern"));
         assert_eq!(table.find("S&W"), table.find("Smith and Wesson"));
         assert_ne!(table.find("Glock"), table.find("Walther"));
+    }
+
+    #[test]
+    fn a_make_learnt_later_joins_the_records_already_under_one_of_its_names() {
+        let table = MakeTable::new();
+        let werke = table.intern("Acme Werke");
+        table.learn_group(["Acme Arms", "acme-arms", "Acme Werke", "Acme AG"]);
+        assert_eq!(table.find("Acme Arms"), Some(werke));
+        assert_eq!(table.find("ACME AG"), Some(werke));
+        // Names that already have a make keep it.
+        let glock = table.find("Glock");
+        table.learn_group(["Glock-Acme", "Glock"]);
+        assert_eq!(table.find("Glock"), glock);
     }
 
     #[test]

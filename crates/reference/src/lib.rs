@@ -3,6 +3,8 @@
 //! resolver that turns what an officer typed into one canonical identity. No I/O: the files are
 //! built into the binary.
 
+mod canonical;
+mod entry;
 mod key;
 mod resolve;
 mod table;
@@ -10,6 +12,8 @@ mod trace;
 
 use std::sync::LazyLock;
 
+pub use canonical::{Canonicaliser, ColumnCounts, ResolutionCounts};
+pub use entry::{Entry, Kind, model_key};
 pub use key::{calibre_key, name_key};
 pub use resolve::{Candidate, Resolution, Resolver, Status};
 pub use table::{Calibre, Make, Model, ParseError, System, Table};

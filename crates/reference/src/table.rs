@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use armstrace_core::{CountryCode, FirearmType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::key::{calibre_key, name_key};
 
 /// A manufacturer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Make {
     /// Stable identifier (`glock`, `izhmash`).
     pub id: String,
@@ -19,15 +20,17 @@ pub struct Make {
     #[schema(value_type = String, example = "AT")]
     pub country: CountryCode,
     /// Other names and spellings it is marked or known by, its own.
+    #[serde(default)]
     pub aliases: Vec<String>,
     /// Names it shares with other makes (an importer's mark, a common brand).
+    #[serde(default)]
     pub shared_aliases: Vec<String>,
     /// Where the facts can be checked.
     pub source: String,
 }
 
 /// What a calibre is measured in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum System {
     Metric,
@@ -36,7 +39,8 @@ pub enum System {
 }
 
 /// A cartridge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Calibre {
     /// Stable identifier (`9x19mm`, `45-acp`).
     pub id: String,
@@ -45,15 +49,18 @@ pub struct Calibre {
     /// Metric, imperial or shotgun.
     pub system: System,
     /// Other ways it is written, its own.
+    #[serde(default)]
     pub aliases: Vec<String>,
     /// Ways of writing it shared with other calibres (`9mm`).
+    #[serde(default)]
     pub shared_aliases: Vec<String>,
     /// Where the facts can be checked.
     pub source: String,
 }
 
 /// A model of a make.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Model {
     /// The make's identifier.
     pub make: String,
@@ -63,8 +70,10 @@ pub struct Model {
     #[schema(value_type = String, example = "pistol")]
     pub firearm_type: FirearmType,
     /// The calibres it is made in (identifiers).
+    #[serde(default)]
     pub calibres: Vec<String>,
     /// Other names of the model.
+    #[serde(default)]
     pub aliases: Vec<String>,
     /// Where the facts can be checked.
     pub source: String,
@@ -145,9 +154,9 @@ fn rows<'a>(
         .collect()
 }
 
-const MAKES_HEADER: &str = "id\tcanonical\tcountry\taliases\tshared_aliases\tsource";
-const CALIBRES_HEADER: &str = "id\tcanonical\tsystem\taliases\tshared_aliases\tsource";
-const MODELS_HEADER: &str = "make\tmodel\ttype\tcalibres\taliases\tsource";
+pub(crate) const MAKES_HEADER: &str = "id\tcanonical\tcountry\taliases\tshared_aliases\tsource";
+pub(crate) const CALIBRES_HEADER: &str = "id\tcanonical\tsystem\taliases\tshared_aliases\tsource";
+pub(crate) const MODELS_HEADER: &str = "make\tmodel\ttype\tcalibres\taliases\tsource";
 
 impl Table {
     /// Reads the three files.

@@ -60,6 +60,15 @@ use crate::error::Problem;
         reference::calibres,
         reference::models,
         reference::trace_destinations,
+        reference::get_make,
+        reference::put_make,
+        reference::make_history,
+        reference::get_calibre,
+        reference::put_calibre,
+        reference::calibre_history,
+        reference::get_model,
+        reference::put_model,
+        reference::model_history,
         openapi_json,
     ),
     components(schemas(
@@ -105,6 +114,12 @@ use crate::error::Problem;
         armstrace_reference::Model,
         armstrace_reference::System,
         armstrace_reference::Destination,
+        armstrace_reference::Kind,
+        armstrace_reference::ResolutionCounts,
+        armstrace_reference::ColumnCounts,
+        armstrace_core::Canonical,
+        reference::ReferenceEntry,
+        armstrace_store::reference::ReferenceChange,
         armstrace_store::audit::AuditEntry,
     )),
     modifiers(&BearerSecurity),
@@ -173,6 +188,30 @@ pub fn router() -> Router<AppState> {
         .route(
             "/reference/trace-destinations",
             get(reference::trace_destinations),
+        )
+        .route(
+            "/reference/makes/{id}",
+            get(reference::get_make).put(reference::put_make),
+        )
+        .route(
+            "/reference/makes/{id}/history",
+            get(reference::make_history),
+        )
+        .route(
+            "/reference/calibres/{id}",
+            get(reference::get_calibre).put(reference::put_calibre),
+        )
+        .route(
+            "/reference/calibres/{id}/history",
+            get(reference::calibre_history),
+        )
+        .route(
+            "/reference/models/{make}/{model}",
+            get(reference::get_model).put(reference::put_model),
+        )
+        .route(
+            "/reference/models/{make}/{model}/history",
+            get(reference::model_history),
         )
 }
 

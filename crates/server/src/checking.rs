@@ -19,23 +19,24 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::reference_table::make_names;
+
 /// Most matches a check answers.
 pub const MAX_MATCHES: usize = 10;
 
 /// Rows checked together in a batch (in parallel, then their records fetched in one query).
 const BATCH_CHUNK: usize = 512;
 
-/// Builds the check index from every live record in the store; returns it and how long it took.
+/// Builds the check index from every live record in the store, its makes grouped as the
+/// reference `table` groups them; returns it and how long it took.
 pub async fn build_index(
     store: &dyn Store,
+    table: &armstrace_reference::Table,
 ) -> Result<(CheckIndex, std::time::Duration), StoreError> {
     let started = Instant::now();
-    // Makes as the reference table knows them: a record marked "Izhmash" and a check for
-    // "Kalashnikov" name one make. Names several makes share are left out.
-    let reference = armstrace_reference::shipped().table();
-    let mut builder = IndexBuilder::with_makes(reference.makes.iter().map(|make| {
-        std::iter::once(make.canonical.as_str()).chain(make.aliases.iter().map(String::as_str))
-    }));
+    // A record marked "Izhmash" and a check for "Kalashnikov" name one make. Names several
+    // makes share are left out. Records are indexed under their resolved make.
+    let mut builder = IndexBuilder::with_makes(table.makes.iter().map(make_names));
     let mut entries = store.live_serials();
     while let Some(entry) = entries.try_next().await? {
         builder.push(IndexRecord {
@@ -66,7 +67,7 @@ pub fn index_fields(index: &CheckIndex, id: FirearmId, fields: &FirearmFields) {
     index.upsert(IndexRecord {
         firearm_id: id,
         serial: fields.serial_number.as_str(),
-        make: &fields.make,
+        make: fields.canonical.make.as_deref().unwrap_or(&fields.make),
     });
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod checking;
 mod error;
 pub mod rate_limit;
+pub mod reference_table;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub use error::ApiError;
 
 use crate::audit_log::AuditLog;
 use crate::rate_limit::{Limits, RateLimits};
+use crate::reference_table::ReferenceTable;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -36,19 +38,23 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Per-token and per-address limits.
     pub limits: RateLimits,
+    /// The reference table in force.
+    pub reference: ReferenceTable,
 }
 
 impl AppState {
-    /// The state of a service on `store` and its `index`, with `limits`; starts the audit
-    /// writer, so call it inside the runtime.
+    /// The state of a service on `store`, its `index` and `reference` table, with `limits`;
+    /// starts the audit writer, so call it inside the runtime.
     pub fn new(
         store: Arc<dyn Store>,
         index: Arc<armstrace_matcher::CheckIndex>,
+        reference: ReferenceTable,
         limits: Limits,
     ) -> Self {
         AppState {
             audit: AuditLog::new(store.clone()),
             limits: RateLimits::new(limits),
+            reference,
             store,
             index,
         }

@@ -3,10 +3,13 @@
 //! two batches whatever the file size, and a batch is reported only once it is committed — so a
 //! killed import loses nothing it reported, and running it again finishes it.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
 use armstrace_core::import_format::{HeaderError, ImportHeader};
 use armstrace_core::{Actor, FieldError, FirearmFields, FirearmId, FirearmInput};
+use armstrace_reference::{Canonicaliser, ResolutionCounts, Resolver};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
@@ -28,14 +31,17 @@ pub struct ImportOptions {
     pub batch_rows: usize,
     /// The date against which "in the future" is judged.
     pub today: NaiveDate,
+    /// The reference table that makes, models and calibres are resolved against.
+    pub reference: Arc<Resolver>,
 }
 
 impl ImportOptions {
-    /// Default batch size, judged against `today`.
-    pub fn new(today: NaiveDate) -> Self {
+    /// Default batch size, judged against `today`, resolved against `reference`.
+    pub fn new(today: NaiveDate, reference: Arc<Resolver>) -> Self {
         ImportOptions {
             batch_rows: 5000,
             today,
+            reference,
         }
     }
 }
@@ -63,6 +69,8 @@ pub enum RawRow {
 /// Counts so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportSummary {
+    /// How the make, model and calibre of the rows taken resolved in the reference table.
+    pub resolution: ResolutionCounts,
     /// New records created.
     pub imported: u64,
     /// Existing records changed.
@@ -139,6 +147,8 @@ struct Chunk {
     rejected: Vec<RejectedRow>,
     bytes_read: u64,
     last_line: u64,
+    /// How the columns resolved, from the first row to the last of this chunk.
+    resolution: ResolutionCounts,
 }
 
 /// Imports `reader` into `store` as `actor`, calling `on_event` as rows are refused and batches
@@ -156,6 +166,7 @@ pub async fn import<R: Read + Send + 'static>(
     let parser = tokio::task::spawn_blocking(move || {
         let parse = Parser {
             actor: parser_actor,
+            canonical: RefCell::new(Canonicaliser::new(options.reference.clone())),
             options,
             sender,
         };
@@ -202,6 +213,7 @@ pub async fn import<R: Read + Send + 'static>(
                 summary.rejected += chunk.rejected.len() as u64;
                 summary.bytes_read = chunk.bytes_read;
                 summary.last_line = chunk.last_line;
+                summary.resolution = chunk.resolution;
                 on_event(ImportEvent::Committed(&summary));
             }
         }
@@ -214,14 +226,16 @@ pub async fn import<R: Read + Send + 'static>(
 
 struct Parser {
     actor: Actor,
+    canonical: RefCell<Canonicaliser>,
     options: ImportOptions,
     sender: mpsc::Sender<Parsed>,
 }
 
 impl Parser {
-    /// Validates an input and checks the actor may record it.
+    /// Validates an input, checks the actor may record it, and resolves its make, model and
+    /// calibre.
     fn accept(&self, input: FirearmInput) -> Result<FirearmFields, Vec<FieldError>> {
-        let fields = input.validate(self.options.today).map_err(|e| e.0)?;
+        let mut fields = input.validate(self.options.today).map_err(|e| e.0)?;
         if !self.actor.may_record_for(fields.recording_country) {
             return Err(vec![FieldError::new(
                 "recording_country",
@@ -232,11 +246,15 @@ impl Parser {
                 ),
             )]);
         }
+        self.canonical.borrow_mut().fill(&mut fields);
         Ok(fields)
     }
 
     /// Sends a full chunk; false when the importer has stopped listening.
-    fn send(&self, message: Parsed) -> bool {
+    fn send(&self, mut message: Parsed) -> bool {
+        if let Parsed::Chunk(chunk) = &mut message {
+            chunk.resolution = self.canonical.borrow().counts;
+        }
         self.sender.blocking_send(message).is_ok()
     }
 

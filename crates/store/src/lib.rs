@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod import;
+pub mod reference;
 mod sqlite;
 
 use std::sync::Arc;
@@ -322,6 +323,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<AuditEntry>>;
     /// Every audit entry in chain order.
     fn audit_chain(&self) -> BoxStream<'_, StoreResult<AuditEntry>>;
+
+    /// Every stored change of the reference table, oldest first.
+    async fn reference_changes(&self) -> StoreResult<Vec<reference::ReferenceChange>>;
+    /// Stores `entry` as version `base_version + 1` of its entry, with `event` in the audit
+    /// trail; refuses (conflict) when the entry has moved past `base_version` meanwhile.
+    async fn change_reference(
+        &self,
+        event: AuditEvent,
+        entry: &armstrace_reference::Entry,
+        base_version: i64,
+    ) -> StoreResult<reference::ReferenceChange>;
 
     /// Creates a record; audited.
     async fn create_firearm(

@@ -5,6 +5,7 @@ mod audit;
 mod audit_writer;
 mod firearms;
 mod import;
+mod reference;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -284,6 +285,19 @@ impl Store for SqliteStore {
 
     fn audit_chain(&self) -> BoxStream<'_, StoreResult<AuditEntry>> {
         audit::chain(&self.readers)
+    }
+
+    async fn reference_changes(&self) -> StoreResult<Vec<crate::reference::ReferenceChange>> {
+        reference::changes(&self.readers).await
+    }
+
+    async fn change_reference(
+        &self,
+        event: AuditEvent,
+        entry: &armstrace_reference::Entry,
+        base_version: i64,
+    ) -> StoreResult<crate::reference::ReferenceChange> {
+        reference::change(&self.writer, event, entry, base_version).await
     }
 
     async fn create_firearm(

@@ -10,8 +10,10 @@ use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_server::AppState;
 use armstrace_server::audit_log::AuditLog;
 use armstrace_server::rate_limit::Limits;
+use armstrace_server::reference_table::ReferenceTable;
 use armstrace_store::Store;
 use armstrace_store::import::{ImportFormat, ImportOptions, ImportSummary, import};
+use armstrace_store::reference::table_in_force;
 use rand::{Rng, SeedableRng};
 
 use super::peak_rss_mb;
@@ -44,7 +46,10 @@ pub async fn import_list(
         &actor,
         ImportFormat::Csv,
         std::fs::File::open(list)?,
-        ImportOptions::new(latest_date_anywhere(chrono::Utc::now())),
+        ImportOptions::new(
+            latest_date_anywhere(chrono::Utc::now()),
+            table_in_force(store).await?.resolver,
+        ),
         |_| {},
     )
     .await?)
@@ -108,8 +113,9 @@ pub async fn bench_api(
             Some(chrono::Utc::now() + chrono::Duration::days(1)),
         )
         .await?;
+    let reference = ReferenceTable::load(store.as_ref()).await?;
     let index = Arc::new(
-        armstrace_server::checking::build_index(store.as_ref())
+        armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
             .await?
             .0,
     );
@@ -125,7 +131,12 @@ pub async fn bench_api(
     };
     let mut rates = Vec::new();
     for &audited in runs {
-        let mut state = AppState::new(store.clone(), index.clone(), Limits::none());
+        let mut state = AppState::new(
+            store.clone(),
+            index.clone(),
+            reference.clone(),
+            Limits::none(),
+        );
         if !audited {
             state.audit = AuditLog::discarding(store.clone());
         }

@@ -446,6 +446,124 @@ fn routes() -> Vec<Route> {
         },
         Route {
             method: Method::GET,
+            path: "/reference/makes/{id}",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/makes/glock".into(), Body::None),
+        },
+        Route {
+            method: Method::PUT,
+            path: "/reference/makes/{id}",
+            needs: Some(Admin),
+            allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                let n = f.next();
+                let body = json!({
+                    "id": format!("matrix-make-{n}"),
+                    "canonical": format!("Matrix Make {n}"),
+                    "country": "FR",
+                    "source": "access matrix",
+                });
+                (
+                    format!("/reference/makes/matrix-make-{n}"),
+                    Body::Json(body),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/makes/{id}/history",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/makes/glock/history".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/calibres/{id}",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/calibres/9x19mm".into(), Body::None),
+        },
+        Route {
+            method: Method::PUT,
+            path: "/reference/calibres/{id}",
+            needs: Some(Admin),
+            allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                let n = f.next();
+                let body = json!({
+                    "id": format!("matrix-calibre-{n}"),
+                    "canonical": format!("Matrix calibre {n}"),
+                    "system": "metric",
+                    "source": "access matrix",
+                });
+                (
+                    format!("/reference/calibres/matrix-calibre-{n}"),
+                    Body::Json(body),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/calibres/{id}/history",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/calibres/9x19mm/history".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/models/{make}/{model}",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/models/glock/17".into(), Body::None),
+        },
+        Route {
+            method: Method::PUT,
+            path: "/reference/models/{make}/{model}",
+            needs: Some(Admin),
+            allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                let n = f.next();
+                let body = json!({
+                    "make": "glock",
+                    "name": format!("Matrix {n}"),
+                    "firearm_type": "pistol",
+                    "calibres": ["9x19mm"],
+                    "source": "access matrix",
+                });
+                (
+                    format!("/reference/models/glock/Matrix-{n}"),
+                    Body::Json(body),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/reference/models/{make}/{model}/history",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/models/glock/17/history".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
             path: "/audit",
             needs: Some(Admin),
             allowed: |c| c.has(Admin) && c.is(&[OrgKind::Secretariat, OrgKind::Ncb]),

@@ -187,6 +187,7 @@ impl FirearmInput {
             serial_obliterated: self.serial_obliterated.unwrap_or(false),
             case_reference: case_reference.expect("no error"),
             notes: notes.expect("no error"),
+            canonical: super::Canonical::default(),
         })
     }
 }

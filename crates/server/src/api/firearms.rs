@@ -5,6 +5,7 @@ use armstrace_core::history::HistoryEntry;
 use armstrace_core::{
     Actor, CountryCode, FieldError, Firearm, FirearmId, FirearmInput, Permission, RecordStatus,
 };
+use armstrace_reference::Canonicaliser;
 use armstrace_store::FirearmFilter;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -100,10 +101,11 @@ pub async fn create(
     JsonBody(input): JsonBody<FirearmInput>,
 ) -> Result<(StatusCode, HeaderMap, Json<Firearm>), ApiError> {
     caller.require(Permission::Record)?;
-    let fields = input
+    let mut fields = input
         .validate(latest_date_anywhere(chrono::Utc::now()))
         .map_err(|e| ApiError::Validation(e.0))?;
     let actor = require_recording(&caller, fields.recording_country)?;
+    Canonicaliser::new(state.reference.resolver()).fill(&mut fields);
     let firearm = state
         .store
         .create_firearm(actor, &fields, armstrace_store::Channel::Api)
@@ -171,7 +173,7 @@ pub async fn patch(
         object.insert(field, value);
     }
     let input: FirearmInput = parse(merged.to_string().as_bytes())?;
-    let fields = input
+    let mut fields = input
         .validate(latest_date_anywhere(chrono::Utc::now()))
         .map_err(|e| ApiError::Validation(e.0))?;
     if fields.recording_country != current.fields.recording_country {
@@ -182,6 +184,7 @@ pub async fn patch(
         )]));
     }
     let expected_version = if_match_version(&headers)?;
+    Canonicaliser::new(state.reference.resolver()).fill(&mut fields);
     let firearm = state
         .store
         .update_firearm(actor, id, &fields, expected_version)
@@ -190,7 +193,7 @@ pub async fn patch(
     Ok((with_etag(&firearm), Json(firearm)))
 }
 
-fn if_match_version(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+pub(super) fn if_match_version(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -202,7 +205,7 @@ fn if_match_version(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         .map(Some)
         .ok_or_else(|| ApiError::BadRequest {
             code: "invalid_if_match",
-            detail: "If-Match must be the record's ETag, e.g. \"3\"".to_string(),
+            detail: "If-Match must be the ETag of what is changed, e.g. \"3\"".to_string(),
         })
 }
 

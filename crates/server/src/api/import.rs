@@ -2,6 +2,7 @@
 
 use armstrace_core::firearm::latest_date_anywhere;
 use armstrace_core::{FieldError, Permission};
+use armstrace_reference::ResolutionCounts;
 use armstrace_store::import::{ImportEvent, ImportFormat, ImportOptions, import as run_import};
 use axum::Json;
 use axum::body::Body;
@@ -46,6 +47,9 @@ pub struct ImportReport {
     pub rejected_rows_truncated: bool,
     /// Header columns that are not Armstrace's and were ignored.
     pub ignored_columns: Vec<String>,
+    /// How the make, model and calibre of the rows taken resolved in the reference table,
+    /// per column (values left empty are not counted).
+    pub resolution: ResolutionCounts,
     /// `imported N, updated U, rejected R, unchanged K`.
     pub summary: String,
 }
@@ -89,7 +93,10 @@ pub async fn import(
         &actor,
         format,
         reader,
-        ImportOptions::new(latest_date_anywhere(chrono::Utc::now())),
+        ImportOptions::new(
+            latest_date_anywhere(chrono::Utc::now()),
+            state.reference.resolver(),
+        ),
         |event| match event {
             ImportEvent::Header { ignored, .. } => ignored_columns = ignored.to_vec(),
             ImportEvent::Changed(records) => {
@@ -115,6 +122,7 @@ pub async fn import(
         rejected_rows_truncated: summary.rejected > rejected_rows.len() as u64,
         rejected_rows,
         ignored_columns,
+        resolution: summary.resolution,
         summary: summary.to_string(),
     }))
 }

@@ -125,7 +125,8 @@ const FIREARM_JSON: &str = "SELECT json_object('id', id, 'record_id', record_id,
      'event_date', event_date, 'year_of_manufacture', year_of_manufacture, \
      'import_marks', import_marks, 'additional_serials', json(additional_serials), \
      'serial_obliterated', json(CASE WHEN serial_obliterated THEN 'true' ELSE 'false' END), \
-     'case_reference', case_reference, 'notes', notes, 'created_at', created_at, \
+     'case_reference', case_reference, 'notes', notes, 'canonical', json_object('make', \
+     make_ref, 'model', model_ref, 'calibre', calibre_ref), 'created_at', created_at, \
      'updated_at', updated_at, 'deleted_at', deleted_at, 'version', version) \
      FROM firearms WHERE id = ?1";
 

@@ -2,8 +2,8 @@
 
 use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry, diff};
 use armstrace_core::{
-    Actor, CountryCode, Firearm, FirearmFields, FirearmId, FirearmType, RecordId, RecordStatus,
-    SerialNumber,
+    Actor, Canonical, CountryCode, Firearm, FirearmFields, FirearmId, FirearmType, RecordId,
+    RecordStatus, SerialNumber,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -19,12 +19,13 @@ use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 /// The content columns, in the order [`push_fields`] binds them.
 pub(super) const FIELD_COLUMNS: &str = "recording_country, record_id, serial_number, make, model, \
      calibre, firearm_type, country_of_manufacture, status, event_date, year_of_manufacture, \
-     import_marks, additional_serials, serial_obliterated, case_reference, notes";
+     import_marks, additional_serials, serial_obliterated, case_reference, notes, make_ref, \
+     model_ref, calibre_ref";
 
 const ALL_COLUMNS: &str = "id, recording_country, record_id, serial_number, make, model, \
      calibre, firearm_type, country_of_manufacture, status, event_date, year_of_manufacture, \
-     import_marks, additional_serials, serial_obliterated, case_reference, notes, \
-     created_at, updated_at, deleted_at, version";
+     import_marks, additional_serials, serial_obliterated, case_reference, notes, make_ref, \
+     model_ref, calibre_ref, created_at, updated_at, deleted_at, version";
 
 /// Who created a record, when and how, in the order [`push_provenance`] binds them.
 pub(super) const PROVENANCE_COLUMNS: &str =
@@ -66,7 +67,10 @@ pub(super) fn push_fields<'a, Sep: std::fmt::Display>(
         .push_bind(serial_list(&fields.additional_serials))
         .push_bind(fields.serial_obliterated)
         .push_bind(fields.case_reference.as_deref())
-        .push_bind(fields.notes.as_deref());
+        .push_bind(fields.notes.as_deref())
+        .push_bind(fields.canonical.make.as_deref())
+        .push_bind(fields.canonical.model.as_deref())
+        .push_bind(fields.canonical.calibre.as_deref());
 }
 
 fn serial_list(serials: &[String]) -> String {
@@ -108,6 +112,11 @@ pub(super) fn firearm_from_row(row: &SqliteRow) -> StoreResult<Firearm> {
             serial_obliterated: row.try_get("serial_obliterated")?,
             case_reference: row.try_get("case_reference")?,
             notes: row.try_get("notes")?,
+            canonical: Canonical {
+                make: row.try_get("make_ref")?,
+                model: row.try_get("model_ref")?,
+                calibre: row.try_get("calibre_ref")?,
+            },
         },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -465,7 +474,7 @@ pub(super) fn live_serials(pool: &SqlitePool) -> BoxStream<'_, StoreResult<Seria
         PAGE as usize,
         move |after| async move {
             let rows = sqlx::query(
-                "SELECT id, serial_number, make FROM firearms \
+                "SELECT id, serial_number, COALESCE(make_ref, make) FROM firearms \
                  WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
             )
             .bind(after)

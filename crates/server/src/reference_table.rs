@@ -1,0 +1,152 @@
+//! The reference table the service resolves against: the shipped table with the secretariat's
+//! changes, replaced whole after each change, and the rules a change must pass (shared by the
+//! API and `armstrace reference import`).
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use armstrace_core::{Actor, FieldError, OrgKind, Permission};
+use armstrace_reference::{Entry, Make, Resolver};
+use armstrace_store::audit::AuditEvent;
+use armstrace_store::reference::{ReferenceChange, TableInForce, table_in_force};
+use armstrace_store::{Store, StoreError};
+
+use crate::ApiError;
+
+/// The table in force, shared by every request.
+#[derive(Clone)]
+pub struct ReferenceTable {
+    current: Arc<RwLock<Arc<TableInForce>>>,
+    /// Changes from this process take turns, so each is checked against the table it lands on.
+    changing: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The names the check knows a make by: its canonical name, its identifier and its own
+/// aliases (names it shares with other makes are left out).
+pub fn make_names(make: &Make) -> impl Iterator<Item = &str> {
+    std::iter::once(make.canonical.as_str())
+        .chain(std::iter::once(make.id.as_str()))
+        .chain(make.aliases.iter().map(String::as_str))
+}
+
+impl ReferenceTable {
+    /// The table `in_force`.
+    pub fn new(in_force: TableInForce) -> Self {
+        ReferenceTable {
+            current: Arc::new(RwLock::new(Arc::new(in_force))),
+            changing: Arc::default(),
+        }
+    }
+
+    /// Reads the table in force from `store`.
+    pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        Ok(Self::new(table_in_force(store).await?))
+    }
+
+    /// The table as it stands.
+    pub fn current(&self) -> Arc<TableInForce> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The resolver over the table as it stands.
+    pub fn resolver(&self) -> Arc<Resolver> {
+        self.current().resolver.clone()
+    }
+
+    /// Adds or corrects `entry` on `by`'s authority, as the next version of its entry (or, with
+    /// `expected_version`, only if the entry is still at that version), audited; then reads
+    /// the table again. Returns the stored change.
+    pub async fn change(
+        &self,
+        store: &dyn Store,
+        by: &Actor,
+        entry: Entry,
+        expected_version: Option<i64>,
+    ) -> Result<ReferenceChange, ApiError> {
+        let _turn = self.changing.lock().await;
+        let current = table_in_force(store).await?;
+        let kind = entry.kind();
+        let key = entry.key();
+        let version = current.version(kind, &key);
+        if let Some(expected) = expected_version
+            && expected != version
+        {
+            return Err(ApiError::Conflict {
+                code: "stale_version",
+                message: format!(
+                    "{} '{key}' is at version {version}, not {expected}",
+                    kind.as_str()
+                ),
+            });
+        }
+        if current.table().entry(kind, &key).as_ref() == Some(&entry) {
+            return Err(ApiError::Conflict {
+                code: "unchanged",
+                message: format!("{} '{key}' already reads exactly so", kind.as_str()),
+            });
+        }
+        check_entry(&current, &entry)?;
+        let event = AuditEvent::new(by, "reference.change")
+            .target(format!("reference:{}:{key}", kind.as_str()))
+            .detail(serde_json::json!({
+                "kind": kind,
+                "key": key,
+                "version": version + 1,
+                "entry": entry,
+            }));
+        let change = store.change_reference(event, &entry, version).await?;
+        let reloaded = table_in_force(store).await?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reloaded);
+        Ok(change)
+    }
+}
+
+/// Whether `actor` may change the reference table: an administrator of the secretariat.
+pub fn may_change(actor: &Actor) -> Result<(), ApiError> {
+    if !actor.permissions.has(Permission::Admin) {
+        return Err(ApiError::forbidden(
+            Permission::Admin,
+            format!(
+                "changing the reference table needs the 'admin' permission, which {} does not have",
+                actor.username
+            ),
+        ));
+    }
+    if actor.org_kind != OrgKind::Secretariat {
+        return Err(ApiError::Refused {
+            code: "out_of_scope",
+            detail: "only the secretariat changes the reference table".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses an entry that is wrong on its own or that would bring a duplicate, contradiction
+/// or dangling reference into the table (problems the table already had do not count).
+pub fn check_entry(current: &TableInForce, entry: &Entry) -> Result<(), ApiError> {
+    let mut errors: Vec<FieldError> = entry
+        .problems()
+        .into_iter()
+        .map(|(field, reason)| FieldError::new(field, "invalid", reason))
+        .collect();
+    if errors.is_empty() {
+        let before: HashSet<String> = current.table().problems().into_iter().collect();
+        let mut after = current.table().clone();
+        after.apply(entry.clone());
+        errors.extend(
+            after
+                .problems()
+                .into_iter()
+                .filter(|p| !before.contains(p))
+                .map(|p| FieldError::new("entry", "conflicts", p)),
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
