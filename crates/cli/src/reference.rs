@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use armstrace_reference::{Entry, Kind, Table};
+use armstrace_reference::{Canonicaliser, Entry, Kind, Table};
 use armstrace_server::reference_table::may_change;
-use armstrace_store::audit::AuditEvent;
+use armstrace_store::FirearmFilter;
+use armstrace_store::audit::{AuditEvent, AuditWho};
 use armstrace_store::reference::table_in_force;
+use futures::TryStreamExt;
 
 use crate::operator::{DbArgs, open_installed, operator};
 
@@ -47,6 +49,16 @@ enum ReferenceCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Resolve every record's make, model and calibre again against the table in force (after
+    /// the table changed, or for records stored before Armstrace resolved them). What was typed
+    /// stays; a running `armstrace serve` groups makes by the new values from its next start.
+    ResolveRecords {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Act as this user (an administrator of the secretariat) instead of the operator.
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
 }
 
 pub async fn run(args: ReferenceArgs) -> anyhow::Result<()> {
@@ -58,7 +70,52 @@ pub async fn run(args: ReferenceArgs) -> anyhow::Result<()> {
             as_user,
             dry_run,
         } => import(&db.db, &dir, as_user.as_deref(), dry_run).await,
+        ReferenceCommand::ResolveRecords { db, as_user } => {
+            resolve_records(&db.db, as_user.as_deref()).await
+        }
     }
+}
+
+/// Records whose canonical values changed, stored together.
+const RESOLVE_BATCH: usize = 5000;
+
+async fn resolve_records(db: &str, as_user: Option<&str>) -> anyhow::Result<()> {
+    let store = open_installed(db).await?;
+    let actor = operator(store.as_ref(), as_user).await?;
+    may_change(&actor).map_err(|refused| anyhow::anyhow!("{refused}"))?;
+    let by = AuditWho::from(&actor);
+    let in_force = table_in_force(store.as_ref()).await?;
+    let mut canonicaliser = Canonicaliser::new(in_force.resolver.clone());
+    let filter = FirearmFilter {
+        include_deleted: true,
+        ..FirearmFilter::default()
+    };
+    let (mut read, mut changed) = (0_u64, 0_u64);
+    let mut pending = Vec::new();
+    let mut records = store.export(filter);
+    while let Some(firearm) = records.try_next().await? {
+        read += 1;
+        let mut fields = firearm.fields;
+        let before = fields.canonical.clone();
+        canonicaliser.fill(&mut fields);
+        if fields.canonical != before {
+            pending.push((firearm.id, fields.canonical));
+        }
+        if pending.len() >= RESOLVE_BATCH {
+            store.set_canonical(&by, &pending).await?;
+            changed += pending.len() as u64;
+            pending.clear();
+            eprintln!("{read} records read, {changed} changed and stored");
+        }
+    }
+    drop(records);
+    if !pending.is_empty() {
+        store.set_canonical(&by, &pending).await?;
+        changed += pending.len() as u64;
+    }
+    println!("reference table: {}", canonicaliser.counts);
+    println!("{read} records resolved again, {changed} changed");
+    Ok(())
 }
 
 async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use armstrace_core::{Canonical, FirearmFields};
 use serde::Serialize;
 
-use crate::resolve::{Resolver, Status};
+use crate::resolve::{Resolution, Resolver, Status};
 
 /// How the values of one column resolved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -81,15 +81,39 @@ impl std::fmt::Display for ResolutionCounts {
 /// Most values remembered per column before the memory is cleared.
 const REMEMBERED: usize = 50_000;
 
+/// What one value resolved to.
+type Resolved = (Option<String>, Status);
+
 /// Resolves record after record, remembering the values already resolved (a national list
 /// repeats a few hundred makes a million times), and counts how each column resolved.
 pub struct Canonicaliser {
     resolver: Arc<Resolver>,
-    makes: HashMap<String, (Option<String>, Status)>,
-    models: HashMap<(Option<String>, String), (Option<String>, Status)>,
-    calibres: HashMap<String, (Option<String>, Status)>,
+    makes: HashMap<String, Resolved>,
+    /// By the make's identifier ("" when it did not resolve), then the model as typed.
+    models: HashMap<String, HashMap<String, Resolved>>,
+    calibres: HashMap<String, Resolved>,
     /// How the columns resolved so far.
     pub counts: ResolutionCounts,
+}
+
+/// The remembered resolution of `typed` in `memory`, resolving it with `resolve` the first
+/// time.
+fn remembered<'m>(
+    memory: &'m mut HashMap<String, Resolved>,
+    typed: &str,
+    resolve: impl FnOnce() -> Resolution,
+) -> &'m Resolved {
+    if !memory.contains_key(typed) {
+        if memory.len() >= REMEMBERED {
+            memory.clear();
+        }
+        let resolution = resolve();
+        memory.insert(
+            typed.to_string(),
+            (resolution.id().map(str::to_string), resolution.status),
+        );
+    }
+    &memory[typed]
 }
 
 impl Canonicaliser {
@@ -107,52 +131,35 @@ impl Canonicaliser {
     /// Sets `fields.canonical` from what `fields` says, and counts it.
     pub fn fill(&mut self, fields: &mut FirearmFields) {
         let resolver = &self.resolver;
-        if self.makes.len() >= REMEMBERED {
-            self.makes.clear();
+        let (make, status) = remembered(&mut self.makes, &fields.make, || {
+            resolver.make(&fields.make)
+        });
+        self.counts.make.count(*status);
+        let make = make.clone();
+        let mut model = None;
+        if let Some(typed) = &fields.model {
+            let make_key = make.as_deref().unwrap_or("");
+            if !self.models.contains_key(make_key) {
+                if self.models.len() >= REMEMBERED {
+                    self.models.clear();
+                }
+                self.models.insert(make_key.to_string(), HashMap::new());
+            }
+            let memory = self.models.get_mut(make_key).expect("just inserted");
+            let (id, status) = remembered(memory, typed, || resolver.model(make.as_deref(), typed));
+            self.counts.model.count(*status);
+            model = id.clone();
         }
-        let (make, status) = self
-            .makes
-            .entry(fields.make.clone())
-            .or_insert_with(|| {
-                let r = resolver.make(&fields.make);
-                (r.id().map(str::to_string), r.status)
-            })
-            .clone();
-        self.counts.make.count(status);
-        let model = fields.model.as_ref().map(|typed| {
-            if self.models.len() >= REMEMBERED {
-                self.models.clear();
-            }
-            let (id, status) = self
-                .models
-                .entry((make.clone(), typed.clone()))
-                .or_insert_with(|| {
-                    let r = resolver.model(make.as_deref(), typed);
-                    (r.id().map(str::to_string), r.status)
-                })
-                .clone();
-            self.counts.model.count(status);
-            id
-        });
-        let calibre = fields.calibre.as_ref().map(|typed| {
-            if self.calibres.len() >= REMEMBERED {
-                self.calibres.clear();
-            }
-            let (id, status) = self
-                .calibres
-                .entry(typed.clone())
-                .or_insert_with(|| {
-                    let r = resolver.calibre(typed);
-                    (r.id().map(str::to_string), r.status)
-                })
-                .clone();
-            self.counts.calibre.count(status);
-            id
-        });
+        let mut calibre = None;
+        if let Some(typed) = &fields.calibre {
+            let (id, status) = remembered(&mut self.calibres, typed, || resolver.calibre(typed));
+            self.counts.calibre.count(*status);
+            calibre = id.clone();
+        }
         fields.canonical = Canonical {
             make,
-            model: model.flatten(),
-            calibre: calibre.flatten(),
+            model,
+            calibre,
         };
     }
 }

@@ -60,6 +60,7 @@ use crate::error::Problem;
         reference::calibres,
         reference::models,
         reference::trace_destinations,
+        reference::types,
         reference::get_make,
         reference::put_make,
         reference::make_history,
@@ -119,6 +120,7 @@ use crate::error::Problem;
         armstrace_reference::ColumnCounts,
         armstrace_core::Canonical,
         reference::ReferenceEntry,
+        reference::TypeEntry,
         armstrace_store::reference::ReferenceChange,
         armstrace_store::audit::AuditEntry,
     )),
@@ -185,6 +187,7 @@ pub fn router() -> Router<AppState> {
         .route("/reference/makes", get(reference::makes))
         .route("/reference/calibres", get(reference::calibres))
         .route("/reference/models", get(reference::models))
+        .route("/reference/types", get(reference::types))
         .route(
             "/reference/trace-destinations",
             get(reference::trace_destinations),

@@ -335,6 +335,14 @@ pub trait Store: Send + Sync + 'static {
         base_version: i64,
     ) -> StoreResult<reference::ReferenceChange>;
 
+    /// Sets what the records' make, model and calibre resolve to, after the reference table
+    /// changed; what was typed, the version and the history stay. One audit entry per call.
+    async fn set_canonical(
+        &self,
+        by: &AuditWho,
+        changes: &[(FirearmId, armstrace_core::Canonical)],
+    ) -> StoreResult<()>;
+
     /// Creates a record; audited.
     async fn create_firearm(
         &self,

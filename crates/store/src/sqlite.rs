@@ -300,6 +300,14 @@ impl Store for SqliteStore {
         reference::change(&self.writer, event, entry, base_version).await
     }
 
+    async fn set_canonical(
+        &self,
+        by: &AuditWho,
+        changes: &[(FirearmId, armstrace_core::Canonical)],
+    ) -> StoreResult<()> {
+        firearms::set_canonical(&self.writer, by, changes).await
+    }
+
     async fn create_firearm(
         &self,
         actor: &Actor,

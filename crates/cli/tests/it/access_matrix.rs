@@ -446,6 +446,15 @@ fn routes() -> Vec<Route> {
         },
         Route {
             method: Method::GET,
+            path: "/reference/types",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/reference/types".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
             path: "/reference/makes/{id}",
             needs: None,
             allowed: any,

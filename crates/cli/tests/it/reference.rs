@@ -37,6 +37,18 @@ async fn what_an_officer_typed_resolves_and_autocompletes() {
     let (status, makes) = server.get("/api/v1/reference/makes?q=bere&limit=5").await;
     assert_eq!(status, 200);
     assert_eq!(makes[0]["canonical"], "Beretta", "{makes}");
+    let (status, types) = server.get("/api/v1/reference/types").await;
+    assert_eq!(status, 200);
+    let smg = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "submachine_gun")
+        .unwrap();
+    assert!(
+        smg["names"].as_array().unwrap().contains(&json!("smg")),
+        "{types}"
+    );
     let (_, calibres) = server.get("/api/v1/reference/calibres?q=7.62x3").await;
     assert!(
         calibres
@@ -371,9 +383,26 @@ async fn a_make_added_to_the_table_groups_its_names_in_the_check_at_once() {
     assert_eq!(answer["matches"][0]["make"], "same", "{answer}");
 }
 
-#[test]
-fn the_table_moves_as_files_and_a_file_with_a_contradiction_changes_nothing() {
+#[tokio::test]
+async fn the_table_moves_as_files_and_a_file_with_a_contradiction_changes_nothing() {
     let installation = crate::support::Installation::new();
+    // A record of a make the table does not know yet.
+    let list = installation.path("acme.csv");
+    std::fs::write(
+        &list,
+        format!(
+            "{}\nFR-ACME-9,AW-1234,Acme Werke,,,pistol,,FR,stolen,2024-01-01\n",
+            crate::support::HEADER
+        ),
+    )
+    .unwrap();
+    let imported = installation.run(&["import", list.to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    assert!(
+        String::from_utf8_lossy(&imported.stdout)
+            .contains("make: 0 resolved, 0 ambiguous, 1 unknown"),
+        "{imported:?}"
+    );
     let dir = installation.path("reference");
     let dir_arg = dir.to_str().unwrap();
     let exported = installation.run(&["reference", "export", dir_arg]);
@@ -421,6 +450,23 @@ fn the_table_moves_as_files_and_a_file_with_a_contradiction_changes_nothing() {
     let makes = std::fs::read_to_string(out.join("makes.tsv")).unwrap();
     assert!(makes.contains("Glokk Wien"));
     assert!(makes.contains("acme-arms\tAcme Arms\tFR\tAcme Werke\t\ttest"));
+
+    // The record stored before the make was known resolves to it now.
+    let resolved = installation.run(&["reference", "resolve-records"]);
+    assert!(resolved.status.success(), "{resolved:?}");
+    let stdout = String::from_utf8_lossy(&resolved.stdout);
+    assert!(
+        stdout.contains("1 records resolved again, 1 changed"),
+        "{stdout}"
+    );
+    let store = armstrace_store::open(installation.db.to_str().unwrap(), false)
+        .await
+        .unwrap();
+    let record = store.firearm(1).await.unwrap().unwrap();
+    assert_eq!(record.fields.make, "Acme Werke");
+    assert_eq!(record.fields.canonical.make.as_deref(), Some("acme-arms"));
+    let again = installation.run(&["reference", "resolve-records"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("1 records resolved again, 0 changed"));
     let verified = installation.run(&["audit", "verify"]);
     assert!(verified.status.success(), "{verified:?}");
 }

@@ -99,6 +99,15 @@ impl FirearmType {
             .map(|(_, kind)| *kind)
     }
 
+    /// The names national lists use for this type that [`FirearmType::parse`] reads, in any
+    /// case and with dashes, underscores or spaces.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        FIREARM_TYPE_NAMES
+            .iter()
+            .filter(move |(_, kind)| *kind == self)
+            .map(|(name, _)| *name)
+    }
+
     /// The canonical token used by the API and exports, e.g. `submachine_gun`.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -1,5 +1,6 @@
 //! The reference table: resolving what an officer typed, and browsing for autocomplete.
 
+use armstrace_core::FirearmType;
 use armstrace_reference::{Calibre, Entry, Kind, Make, Model, Resolution, model_key};
 use armstrace_store::reference::ReferenceChange;
 use axum::Json;
@@ -178,6 +179,32 @@ pub async fn models(
             .cloned()
             .collect(),
     ))
+}
+
+/// A firearm type of the records, with the names lists use for it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TypeEntry {
+    /// The token records carry.
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "submachine_gun")]
+    pub firearm_type: FirearmType,
+    /// The names an import or a form accepts for it, in any case and punctuation.
+    pub names: Vec<&'static str>,
+}
+
+/// The firearm types of the records, each with the names national lists use for it.
+#[utoipa::path(get, path = "/reference/types", tag = "reference",
+    responses((status = 200, description = "Every type", body = [TypeEntry])))]
+pub async fn types(_caller: Authenticated) -> Json<Vec<TypeEntry>> {
+    Json(
+        FirearmType::ALL
+            .into_iter()
+            .map(|firearm_type| TypeEntry {
+                firearm_type,
+                names: firearm_type.names().collect(),
+            })
+            .collect(),
+    )
 }
 
 /// A firearm to trace.

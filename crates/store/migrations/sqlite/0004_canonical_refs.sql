@@ -4,8 +4,6 @@ ALTER TABLE firearms ADD COLUMN make_ref TEXT;
 ALTER TABLE firearms ADD COLUMN model_ref TEXT;
 ALTER TABLE firearms ADD COLUMN calibre_ref TEXT;
 
-CREATE INDEX firearms_by_make_ref ON firearms (make_ref, id);
-
 -- Entries the secretariat added to or corrected in the shipped reference table. Each change is
 -- a new version of one entry (kind + key); the newest version of an entry is the one in force.
 CREATE TABLE reference_changes (

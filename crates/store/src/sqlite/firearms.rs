@@ -13,7 +13,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::access::{conflict_on_duplicate, optional_country};
 use super::audit::append;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditWho};
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
 /// The content columns, in the order [`push_fields`] binds them.
@@ -465,6 +465,33 @@ pub(super) fn export(
         },
         |firearm| firearm.id,
     )
+}
+
+pub(super) async fn set_canonical(
+    pool: &SqlitePool,
+    by: &AuditWho,
+    changes: &[(FirearmId, Canonical)],
+) -> StoreResult<()> {
+    let now = Utc::now();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for (id, canonical) in changes {
+        sqlx::query(
+            "UPDATE firearms SET make_ref = ?, model_ref = ?, calibre_ref = ? WHERE id = ?",
+        )
+        .bind(canonical.make.as_deref())
+        .bind(canonical.model.as_deref())
+        .bind(canonical.calibre.as_deref())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let event = AuditEvent::new(by.clone(), "record.canonical").detail(serde_json::json!({
+        "records": changes.len(),
+        "ids": changes.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+    }));
+    append(&mut tx, &[event], now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The serial and make of every live record, by id.
