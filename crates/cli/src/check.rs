@@ -9,8 +9,8 @@ use armstrace_server::audit_log::AuditLog;
 use armstrace_server::checking::{
     BatchLine, CheckAudit, advice, build_index, check_batch, check_one,
 };
+use armstrace_server::reference_table::ReferenceTable;
 use armstrace_store::audit::AuditWho;
-use armstrace_store::reference::table_in_force;
 use tokio::sync::mpsc;
 
 use crate::operator::{DbArgs, open_installed, operator};
@@ -51,10 +51,10 @@ enum OutputFormat {
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
     let store = open_installed(&args.db.db).await?;
-    let reference = table_in_force(store.as_ref())
+    let reference = ReferenceTable::load(store.as_ref())
         .await
         .context("reading the reference table")?;
-    let (index, _) = build_index(store.as_ref(), reference.table())
+    let (index, _) = build_index(store.as_ref(), reference.current().table())
         .await
         .context("building the check index")?;
     let out: Box<dyn Write + Send> = match &args.output {
@@ -80,7 +80,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             let make = args.make.as_deref();
             let mut detail = serde_json::Map::new();
             detail.insert("channel".into(), "cli".into());
-            let (outcome, matches) = check_one(&index, &audit, serial, make, detail).await?;
+            let (outcome, matches) =
+                check_one(&index, &reference, &audit, serial, make, detail).await?;
             if format == OutputFormat::Json {
                 let answer = serde_json::json!({
                     "matches": matches,
@@ -126,7 +127,13 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             let file =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
             let (lines_in, mut lines) = mpsc::channel::<BatchLine>(256);
-            let worker = tokio::spawn(check_batch(Arc::new(index), audit, file, lines_in));
+            let worker = tokio::spawn(check_batch(
+                Arc::new(index),
+                reference,
+                audit,
+                file,
+                lines_in,
+            ));
             let count = write_batch(format, &mut lines, &mut out).await?;
             worker.await??;
             eprintln!("checked {count} rows");

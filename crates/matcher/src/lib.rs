@@ -167,6 +167,11 @@ impl CheckIndex {
         }
     }
 
+    /// Whether a check's make `typed` names a make the index knows (by any of its names).
+    pub fn knows_make(&self, typed: &str) -> bool {
+        self.makes.find(typed).is_some()
+    }
+
     /// Makes the names of one manufacturer (the canonical first) one make for the checks that
     /// follow, as when the reference table gains an alias. A name already known keeps its make.
     pub fn learn_make<'a>(&self, names: impl IntoIterator<Item = &'a str>) {

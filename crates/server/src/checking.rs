@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::reference_table::make_names;
+use crate::reference_table::{ReferenceTable, make_names};
 
 /// Most matches a check answers.
 pub const MAX_MATCHES: usize = 10;
@@ -140,14 +140,19 @@ impl CheckAudit {
 /// fetches the records it found, best first.
 pub async fn check_one(
     index: &CheckIndex,
+    reference: &ReferenceTable,
     audit: &CheckAudit,
     serial: &str,
     make: Option<&str>,
-    detail: serde_json::Map<String, serde_json::Value>,
+    mut detail: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(CheckOutcome, Vec<FoundFirearm>), CheckError> {
+    let corrected = make.and_then(|m| reference.check_make(index, m));
+    if let Some(corrected) = &corrected {
+        detail.insert("make_compared_as".into(), corrected.clone().into());
+    }
     let outcome = index.check(&CheckQuery {
         serial,
-        make,
+        make: corrected.as_deref().or(make),
         limit: MAX_MATCHES,
     })?;
     let ids: Vec<FirearmId> = outcome.matches.iter().map(|m| m.firearm_id).collect();
@@ -253,6 +258,7 @@ struct BatchRow {
 /// checked before anything is sent: an error then means nothing was.
 pub async fn check_batch<R: Read + Send + 'static>(
     index: Arc<CheckIndex>,
+    reference: ReferenceTable,
     audit: CheckAudit,
     reader: R,
     out: mpsc::Sender<BatchLine>,
@@ -264,13 +270,16 @@ pub async fn check_batch<R: Read + Send + 'static>(
     while let Some(chunk) = rows.recv().await {
         let chunk = chunk?;
         let index = index.clone();
+        let reference = reference.clone();
         let (chunk, outcomes) = tokio::task::spawn_blocking(move || {
             let outcomes: Vec<Result<CheckOutcome, QueryError>> = chunk
                 .par_iter()
                 .map(|row| {
+                    let make = row.make.as_deref();
+                    let corrected = make.and_then(|m| reference.check_make(&index, m));
                     index.check(&CheckQuery {
                         serial: &row.serial,
-                        make: row.make.as_deref(),
+                        make: corrected.as_deref().or(make),
                         limit: MAX_MATCHES,
                     })
                 })

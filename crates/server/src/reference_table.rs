@@ -2,10 +2,11 @@
 //! changes, replaced whole after each change, and the rules a change must pass (shared by the
 //! API and `armstrace reference import`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use armstrace_core::{Actor, FieldError, OrgKind, Permission};
+use armstrace_matcher::CheckIndex;
 use armstrace_reference::{Entry, Make, Resolver};
 use armstrace_store::audit::AuditEvent;
 use armstrace_store::reference::{ReferenceChange, TableInForce, table_in_force};
@@ -13,10 +14,16 @@ use armstrace_store::{Store, StoreError};
 
 use crate::ApiError;
 
+/// Most corrected makes remembered before the memory is emptied.
+const REMEMBERED_CORRECTIONS: usize = 10_000;
+
 /// The table in force, shared by every request.
 #[derive(Clone)]
 pub struct ReferenceTable {
     current: Arc<RwLock<Arc<TableInForce>>>,
+    /// Makes typed in checks that the check index does not know, and the make the table
+    /// corrects each to; emptied when the table changes.
+    corrected: Arc<RwLock<HashMap<String, Option<String>>>>,
     /// Changes from this process take turns, so each is checked against the table it lands on.
     changing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -34,6 +41,7 @@ impl ReferenceTable {
     pub fn new(in_force: TableInForce) -> Self {
         ReferenceTable {
             current: Arc::new(RwLock::new(Arc::new(in_force))),
+            corrected: Arc::default(),
             changing: Arc::default(),
         }
     }
@@ -100,7 +108,36 @@ impl ReferenceTable {
         let change = store.change_reference(event, &entry, version).await?;
         let reloaded = table_in_force(store).await?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reloaded);
+        self.corrected
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(change)
+    }
+
+    /// The make a check should compare instead of `typed`: none when the check index knows
+    /// the name `typed` (or the table cannot tell), else the identifier of the one make the
+    /// table corrects it to ("Glok" is Glock). Remembered, so the correction is paid once.
+    pub fn check_make(&self, index: &CheckIndex, typed: &str) -> Option<String> {
+        if typed.trim().is_empty() || index.knows_make(typed) {
+            return None;
+        }
+        if let Some(known) = self
+            .corrected
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(typed)
+        {
+            return known.clone();
+        }
+        let resolution = self.resolver().make(typed);
+        let corrected = resolution.id().map(str::to_string);
+        let mut memory = self.corrected.write().unwrap_or_else(|e| e.into_inner());
+        if memory.len() >= REMEMBERED_CORRECTIONS {
+            memory.clear();
+        }
+        memory.insert(typed.to_string(), corrected.clone());
+        corrected
     }
 }
 

@@ -470,3 +470,47 @@ async fn the_table_moves_as_files_and_a_file_with_a_contradiction_changes_nothin
     let verified = installation.run(&["audit", "verify"]);
     assert!(verified.status.success(), "{verified:?}");
 }
+
+#[tokio::test]
+async fn a_typo_in_the_checked_make_is_corrected_by_the_table_and_the_trail_says_so() {
+    let (_installation, server) = TestServer::fresh();
+    let mut glock = record("AT", "AT-1", "BXK4471");
+    glock["make"] = json!("Glock");
+    server.post("/api/v1/firearms", glock).await;
+    let mut walther = record("DE", "DE-1", "BXK4471");
+    walther["make"] = json!("Walther");
+    server.post("/api/v1/firearms", walther).await;
+    let (status, answer) = server
+        .post(
+            "/api/v1/checks",
+            json!({ "serial_number": "BXK4471", "make": "Glockk" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["matches"][0]["make"], "same", "{answer}");
+    assert_eq!(answer["matches"][0]["firearm"]["record_id"], "AT-1");
+    assert_eq!(answer["matches"][1]["make"], "different");
+    // Nonsense is not corrected into anything.
+    let (_, answer) = server
+        .post(
+            "/api/v1/checks",
+            json!({ "serial_number": "BXK4471", "make": "Qwertyuiop" }),
+        )
+        .await;
+    assert!(
+        answer["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["make"] == "different"),
+        "{answer}"
+    );
+    let (_, audit) = server.get("/api/v1/audit?action=check").await;
+    let typo = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"]["make"] == "Glockk")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(typo["detail"]["make_compared_as"], "glock", "{typo}");
+}

@@ -80,9 +80,16 @@ pub async fn check(
     let check_id = new_check_id();
     let mut detail = serde_json::Map::new();
     detail.insert("check_id".into(), check_id.clone().into());
-    let (outcome, matches) = check_one(&state.index, &audit, &request.serial_number, make, detail)
-        .await
-        .map_err(check_error)?;
+    let (outcome, matches) = check_one(
+        &state.index,
+        &state.reference,
+        &audit,
+        &request.serial_number,
+        make,
+        detail,
+    )
+    .await
+    .map_err(check_error)?;
     Ok(Json(CheckResponse {
         check_id,
         advice: advice(&outcome, make.is_some_and(|m| !m.trim().is_empty())),
@@ -185,7 +192,13 @@ pub async fn batch(
         body.into_data_stream().map_err(std::io::Error::other),
     ));
     let (lines_in, mut lines) = mpsc::channel(256);
-    let worker = tokio::spawn(check_batch(state.index.clone(), audit, reader, lines_in));
+    let worker = tokio::spawn(check_batch(
+        state.index.clone(),
+        state.reference.clone(),
+        audit,
+        reader,
+        lines_in,
+    ));
     // The first line, or the error that came before any: a bad header is a 422, not a stream.
     let first = match lines.recv().await {
         Some(line) => Some(line),
