@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use armstrace_server::audit_log::AuditLog;
 use armstrace_server::checking::{
-    BatchLine, CheckAudit, advice, build_index, check_batch, check_one,
+    BatchLine, CheckAudit, advice, build_index, check_batch, check_one, new_check_id,
 };
+use armstrace_server::hits::{HitPolicy, Wake};
 use armstrace_server::reference_table::ReferenceTable;
 use armstrace_store::audit::AuditWho;
 use tokio::sync::mpsc;
@@ -33,6 +34,14 @@ pub struct CheckArgs {
     /// Check as this user (the audit trail records who checked); the operator by default.
     #[arg(long = "as")]
     as_user: Option<String>,
+    /// The operation the checks are made in, kept with their hits.
+    #[arg(long)]
+    operation: Option<String>,
+    /// The confidences that make a hit, told to the secretariat and the recording NCB (a
+    /// running `armstrace serve` delivers their notifications): exact, strong, possible, or
+    /// none.
+    #[arg(long, default_value = "exact,strong", value_parser = HitPolicy::parse)]
+    hit_policy: HitPolicy,
     /// Output: text or json for one serial; jsonl or csv for a batch.
     #[arg(long, value_enum)]
     format: Option<OutputFormat>,
@@ -67,9 +76,11 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
     // The command line checks as the operator, and its checks are audited like any other.
     let operator = operator(store.as_ref(), args.as_user.as_deref()).await?;
     let audit = CheckAudit {
-        log: AuditLog::new(store.clone()),
+        log: AuditLog::new(store.clone(), Wake::default()),
         who: AuditWho::from(&operator),
         on_behalf_of: None,
+        policy: args.hit_policy.clone(),
+        operation: args.operation.clone(),
     };
     match (&args.serial, &args.batch) {
         (Some(serial), _) => {
@@ -80,8 +91,16 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             let make = args.make.as_deref();
             let mut detail = serde_json::Map::new();
             detail.insert("channel".into(), "cli".into());
-            let (outcome, matches) =
-                check_one(&index, &reference, &audit, serial, make, detail).await?;
+            let (outcome, matches) = check_one(
+                &index,
+                &reference,
+                &audit,
+                &new_check_id(),
+                serial,
+                make,
+                detail,
+            )
+            .await?;
             if format == OutputFormat::Json {
                 let answer = serde_json::json!({
                     "matches": matches,

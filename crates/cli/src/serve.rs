@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
 use anyhow::Context;
+use std::time::Duration;
+
 use armstrace_server::AppState;
+use armstrace_server::hits::{HitPolicy, Sending, Smtp, start_sender};
 use armstrace_server::rate_limit::Limits;
 use armstrace_server::reference_table::ReferenceTable;
 use tokio::net::TcpListener;
@@ -34,6 +37,31 @@ pub struct ServeArgs {
     /// Requests a second allowed per client address (twice as many in a burst); 0 for no limit.
     #[arg(long, env = "ARMSTRACE_RATE_PER_ADDRESS", default_value_t = 1000)]
     rate_per_address: u32,
+    /// The confidences that make a hit (told to the secretariat, the searching organisation
+    /// and the recording NCB): exact, strong, possible, or none.
+    #[arg(long, env = "ARMSTRACE_HIT_POLICY", default_value = "exact,strong", value_parser = HitPolicy::parse)]
+    hit_policy: HitPolicy,
+    /// Milliseconds a webhook receiver has to answer.
+    #[arg(long, env = "ARMSTRACE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    webhook_timeout_ms: u64,
+    /// Milliseconds before the first retry of a failed delivery; each next retry waits twice as
+    /// long, at most an hour.
+    #[arg(long, env = "ARMSTRACE_DELIVERY_RETRY_MS", default_value_t = 5_000)]
+    delivery_retry_ms: u64,
+    /// Attempts before a delivery is given up (it stays in the delivery log).
+    #[arg(long, env = "ARMSTRACE_DELIVERY_MAX_ATTEMPTS", default_value_t = 20)]
+    delivery_max_attempts: i64,
+    /// SMTP relay for organisations' duty e-mail: smtp://host:port (plain, STARTTLS when the
+    /// relay offers it is not attempted), smtp://host:port?tls=required or smtps://host:port.
+    #[arg(long, env = "ARMSTRACE_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender address of duty e-mail.
+    #[arg(
+        long,
+        env = "ARMSTRACE_SMTP_FROM",
+        default_value = "armstrace@localhost"
+    )]
+    smtp_from: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -70,7 +98,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         per_credential: NonZeroU32::new(args.rate_per_token),
         per_address: NonZeroU32::new(args.rate_per_address),
     };
-    let state = AppState::new(store, std::sync::Arc::new(index), reference, limits);
+    let mut state = AppState::new(store.clone(), std::sync::Arc::new(index), reference, limits);
+    state.hit_policy = args.hit_policy;
+    start_sender(
+        store,
+        state.wake.clone(),
+        Sending {
+            timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
+            retry_base: Duration::from_millis(args.delivery_retry_ms.max(1)),
+            max_attempts: args.delivery_max_attempts.max(1),
+            smtp: args.smtp_url.map(|url| Smtp {
+                url,
+                from: args.smtp_from,
+            }),
+        },
+    );
     armstrace_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;

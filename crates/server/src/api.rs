@@ -5,6 +5,7 @@ mod audit;
 mod body;
 mod checks;
 mod firearms;
+mod hits;
 mod import;
 mod reference;
 mod session;
@@ -61,6 +62,20 @@ use crate::error::Problem;
         reference::models,
         reference::trace_destinations,
         reference::types,
+        hits::list,
+        hits::get,
+        hits::confirm,
+        hits::reject,
+        hits::message,
+        hits::close,
+        hits::notifications,
+        hits::mark_read,
+        hits::stream,
+        hits::create_webhook,
+        hits::list_webhooks,
+        hits::delete_webhook,
+        hits::deliveries,
+        hits::set_duty_email,
         reference::get_make,
         reference::put_make,
         reference::make_history,
@@ -121,6 +136,25 @@ use crate::error::Problem;
         armstrace_core::Canonical,
         reference::ReferenceEntry,
         reference::TypeEntry,
+        hits::HitPage,
+        hits::HitView,
+        hits::Note,
+        hits::Message,
+        hits::Closing,
+        hits::Inbox,
+        hits::MarkRead,
+        hits::Marked,
+        hits::NewWebhook,
+        hits::DutyEmail,
+
+        armstrace_store::hits::Hit,
+        armstrace_store::hits::HitParty,
+        armstrace_store::hits::HitState,
+        armstrace_store::hits::HitOutcome,
+        armstrace_store::hits::HitEvent,
+        armstrace_store::hits::Notification,
+        armstrace_store::hits::Webhook,
+        armstrace_store::hits::DeliveryLog,
         armstrace_store::reference::ReferenceChange,
         armstrace_store::audit::AuditEntry,
     )),
@@ -131,6 +165,7 @@ use crate::error::Problem;
         (name = "checks", description = "Checking a seized or suspicious firearm against every record"),
         (name = "access", description = "Signing in, organisations, users, tokens and the audit trail"),
         (name = "reference", description = "Makes, models and calibres, and resolving what was typed"),
+        (name = "hits", description = "Hits, their follow-up, notifications, webhooks and duty e-mail"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -191,6 +226,28 @@ pub fn router() -> Router<AppState> {
         .route(
             "/reference/trace-destinations",
             get(reference::trace_destinations),
+        )
+        .route("/hits", get(hits::list))
+        .route("/hits/{id}", get(hits::get))
+        .route("/hits/{id}/confirm", post(hits::confirm))
+        .route("/hits/{id}/reject", post(hits::reject))
+        .route("/hits/{id}/messages", post(hits::message))
+        .route("/hits/{id}/close", post(hits::close))
+        .route("/notifications", get(hits::notifications))
+        .route("/notifications/read", post(hits::mark_read))
+        .route("/notifications/stream", get(hits::stream))
+        .route(
+            "/webhooks",
+            get(hits::list_webhooks).post(hits::create_webhook),
+        )
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(hits::delete_webhook),
+        )
+        .route("/webhooks/{id}/deliveries", get(hits::deliveries))
+        .route(
+            "/organisations/{id}/duty-email",
+            axum::routing::put(hits::set_duty_email),
         )
         .route(
             "/reference/makes/{id}",

@@ -4,17 +4,20 @@
 
 use std::sync::Arc;
 
-use armstrace_core::{Firearm, FirearmId};
+use armstrace_core::FirearmId;
 use armstrace_store::audit::AuditEvent;
+use armstrace_store::hits::{NewHit, RecordedCheck};
 use armstrace_store::{Store, StoreResult};
 
 use crate::ApiError;
+use crate::hits::Wake;
 
 /// Where a running service's audit entries go; cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
     store: Arc<dyn Store>,
     discard: bool,
+    wake: Wake,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -26,11 +29,12 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// The trail of `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// The trail of `store`; `wake` rings when a check makes hits.
+    pub fn new(store: Arc<dyn Store>, wake: Wake) -> Self {
         AuditLog {
             store,
             discard: false,
+            wake,
         }
     }
 
@@ -41,6 +45,7 @@ impl AuditLog {
         AuditLog {
             store,
             discard: true,
+            wake: Wake::default(),
         }
     }
 
@@ -52,13 +57,19 @@ impl AuditLog {
         Ok(self.store.append_audit(&events).await?)
     }
 
-    /// Records checks (`events`) and returns the records they hit, once committed.
+    /// Records checks (`events`) with the hits they make, and returns the records they
+    /// matched (`reads`) and the hits' ids, once committed.
     pub async fn checks(
         &self,
         events: Vec<AuditEvent>,
-        hits: Vec<FirearmId>,
-    ) -> StoreResult<Vec<Firearm>> {
+        reads: Vec<FirearmId>,
+        hits: Vec<NewHit>,
+    ) -> StoreResult<RecordedCheck> {
         let events = if self.discard { Vec::new() } else { events };
-        self.store.record_check(events, hits).await
+        let recorded = self.store.record_check(events, reads, hits).await?;
+        if !recorded.hits.is_empty() {
+            self.wake.ring();
+        }
+        Ok(recorded)
     }
 }

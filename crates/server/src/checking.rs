@@ -19,6 +19,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::hits::{HitContext, HitPolicy};
+use armstrace_store::hits::NewHit;
+
 use crate::reference_table::{ReferenceTable, make_names};
 
 /// Most matches a check answers.
@@ -89,6 +92,9 @@ pub struct FoundFirearm {
     pub make: armstrace_matcher::MakeRelation,
     /// Why it matched, in words.
     pub differences: Vec<armstrace_matcher::Difference>,
+    /// The hit this match made (the secretariat and the recording NCB have been told), when
+    /// its confidence is one the hit policy names.
+    pub hit_id: Option<i64>,
 }
 
 /// Who runs a check, as the audit trail records it.
@@ -100,9 +106,35 @@ pub struct CheckAudit {
     pub who: AuditWho,
     /// The country a partner checks for.
     pub on_behalf_of: Option<CountryCode>,
+    /// Which matches become hits.
+    pub policy: HitPolicy,
+    /// The operation the checks are made in, if any.
+    pub operation: Option<String>,
 }
 
 impl CheckAudit {
+    /// What the hits of check `check_id` of `serial` (and `make`) carry.
+    pub fn hit_context(&self, check_id: &str, serial: &str, make: Option<&str>) -> HitContext {
+        HitContext {
+            check_id: check_id.to_string(),
+            serial: serial.to_string(),
+            make: make.map(str::to_string),
+            operation: self.operation.clone(),
+            who: self.who.clone(),
+            on_behalf_of: self.on_behalf_of,
+        }
+    }
+
+    /// The hits a check's `outcome` makes under the policy.
+    fn hits(&self, context: &HitContext, outcome: &CheckOutcome) -> Vec<NewHit> {
+        outcome
+            .matches
+            .iter()
+            .filter(|m| self.policy.makes_hit(m))
+            .map(|m| context.hit(m))
+            .collect()
+    }
+
     /// The entry of one check: the query, how many records matched, and which were shown.
     pub fn event(
         &self,
@@ -136,12 +168,13 @@ impl CheckAudit {
     }
 }
 
-/// Runs one check, records it in the audit trail (with `detail` added to the entry), and
-/// fetches the records it found, best first.
+/// Runs one check (identified by `check_id`), records it in the audit trail (with `detail`
+/// added to the entry) with the hits it makes, and fetches the records it found, best first.
 pub async fn check_one(
     index: &CheckIndex,
     reference: &ReferenceTable,
     audit: &CheckAudit,
+    check_id: &str,
     serial: &str,
     make: Option<&str>,
     mut detail: serde_json::Map<String, serde_json::Value>,
@@ -156,27 +189,29 @@ pub async fn check_one(
         limit: MAX_MATCHES,
     })?;
     let ids: Vec<FirearmId> = outcome.matches.iter().map(|m| m.firearm_id).collect();
+    let hits = audit.hits(&audit.hit_context(check_id, serial, make), &outcome);
     let event = audit.event(serial, make, Ok(&outcome), detail);
-    let mut records: HashMap<FirearmId, Firearm> = audit
-        .log
-        .checks(vec![event], ids)
-        .await?
+    let recorded = audit.log.checks(vec![event], ids, hits).await?;
+    let hit_ids: HashMap<FirearmId, i64> = recorded
+        .hits
         .into_iter()
-        .map(|f| (f.id, f))
+        .map(|(_, firearm, hit)| (firearm, hit))
         .collect();
+    let mut records: HashMap<FirearmId, Firearm> =
+        recorded.records.into_iter().map(|f| (f.id, f)).collect();
     let found = outcome
         .matches
         .iter()
         .filter_map(|m| {
             records
                 .remove(&m.firearm_id)
-                .map(|firearm| found(m, firearm))
+                .map(|firearm| found(m, firearm, hit_ids.get(&m.firearm_id).copied()))
         })
         .collect();
     Ok((outcome, found))
 }
 
-fn found(m: &Match, firearm: Firearm) -> FoundFirearm {
+fn found(m: &Match, firearm: Firearm, hit_id: Option<i64>) -> FoundFirearm {
     FoundFirearm {
         firearm,
         confidence: m.confidence,
@@ -184,6 +219,7 @@ fn found(m: &Match, firearm: Firearm) -> FoundFirearm {
         kind: m.kind,
         make: m.make,
         differences: m.differences.clone(),
+        hit_id,
     }
 }
 
@@ -219,6 +255,9 @@ pub enum CheckError {
 /// One match in a batch answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchMatch {
+    /// The hit this match made, if it made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hit_id: Option<i64>,
     /// The recording country's reference.
     pub record_id: String,
     /// The recording country.
@@ -293,33 +332,46 @@ pub async fn check_batch<R: Read + Send + 'static>(
             .flatten()
             .flat_map(|o| o.matches.iter().map(|m| m.firearm_id))
             .collect();
-        // Every row's check is in the trail before its answer goes out.
+        // Every row's check, and the hits it makes, are in the trail before its answer goes
+        // out.
+        let first_row = checked + 1;
+        let row_id = |i: usize| format!("{batch_id}/{}", first_row + i as u64);
+        let mut hits = Vec::new();
         let events = chunk
             .iter()
             .zip(&outcomes)
             .enumerate()
             .map(|(i, (row, outcome))| {
+                if let Ok(outcome) = outcome {
+                    let context = audit.hit_context(&row_id(i), &row.serial, row.make.as_deref());
+                    hits.extend(audit.hits(&context, outcome));
+                }
                 let mut detail = serde_json::Map::new();
                 detail.insert("batch".into(), batch_id.clone().into());
                 detail.insert("row".into(), (checked + i as u64 + 1).into());
                 audit.event(&row.serial, row.make.as_deref(), outcome.as_ref(), detail)
             })
             .collect();
-        let records: HashMap<FirearmId, Firearm> = audit
-            .log
-            .checks(events, ids)
-            .await?
+        let recorded = audit.log.checks(events, ids, hits).await?;
+        let records: HashMap<FirearmId, Firearm> =
+            recorded.records.into_iter().map(|f| (f.id, f)).collect();
+        let hit_ids: HashMap<(String, FirearmId), i64> = recorded
+            .hits
             .into_iter()
-            .map(|f| (f.id, f))
+            .map(|(check, firearm, hit)| ((check, firearm), hit))
             .collect();
-        for (row, outcome) in chunk.into_iter().zip(outcomes) {
+        for (i, (row, outcome)) in chunk.into_iter().zip(outcomes).enumerate() {
+            let check = row_id(i);
             let line = match outcome {
                 Ok(outcome) => BatchLine {
                     input: row.input,
                     matches: outcome
                         .matches
                         .iter()
-                        .filter_map(|m| records.get(&m.firearm_id).map(|f| batch_match(m, f)))
+                        .filter_map(|m| {
+                            let hit = hit_ids.get(&(check.clone(), m.firearm_id)).copied();
+                            records.get(&m.firearm_id).map(|f| batch_match(m, f, hit))
+                        })
                         .collect(),
                     error: None,
                 },
@@ -347,8 +399,9 @@ pub fn new_check_id() -> String {
     hex::encode(bytes)
 }
 
-fn batch_match(m: &Match, firearm: &Firearm) -> BatchMatch {
+fn batch_match(m: &Match, firearm: &Firearm, hit_id: Option<i64>) -> BatchMatch {
     BatchMatch {
+        hit_id,
         record_id: firearm.fields.record_id.to_string(),
         recording_country: firearm.fields.recording_country.to_string(),
         serial_number: firearm.fields.serial_number.to_string(),

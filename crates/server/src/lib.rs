@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod checking;
 mod error;
+pub mod hits;
 pub mod rate_limit;
 pub mod reference_table;
 
@@ -24,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::audit_log::AuditLog;
+use crate::hits::{HitPolicy, Wake};
 use crate::rate_limit::{Limits, RateLimits};
 use crate::reference_table::ReferenceTable;
 
@@ -40,6 +42,10 @@ pub struct AppState {
     pub limits: RateLimits,
     /// The reference table in force.
     pub reference: ReferenceTable,
+    /// Which matches become hits.
+    pub hit_policy: HitPolicy,
+    /// Rung when notifications are stored.
+    pub wake: Wake,
 }
 
 impl AppState {
@@ -51,10 +57,13 @@ impl AppState {
         reference: ReferenceTable,
         limits: Limits,
     ) -> Self {
+        let wake = Wake::default();
         AppState {
-            audit: AuditLog::new(store.clone()),
+            audit: AuditLog::new(store.clone(), wake.clone()),
             limits: RateLimits::new(limits),
             reference,
+            hit_policy: HitPolicy::default(),
+            wake,
             store,
             index,
         }

@@ -2,6 +2,7 @@
 //! backend with its migrations, and the streaming bulk import that feeds a store from a file.
 
 pub mod audit;
+pub mod hits;
 pub mod import;
 pub mod reference;
 mod sqlite;
@@ -312,8 +313,9 @@ pub trait Store: Send + Sync + 'static {
     async fn record_check(
         &self,
         events: Vec<AuditEvent>,
-        hits: Vec<FirearmId>,
-    ) -> StoreResult<Vec<Firearm>>;
+        reads: Vec<FirearmId>,
+        hits: Vec<hits::NewHit>,
+    ) -> StoreResult<hits::RecordedCheck>;
     /// Audit entries matching `filter` after entry `after`, oldest first.
     async fn audit_entries(
         &self,
@@ -342,6 +344,83 @@ pub trait Store: Send + Sync + 'static {
         by: &AuditWho,
         changes: &[(FirearmId, armstrace_core::Canonical)],
     ) -> StoreResult<()>;
+
+    /// A hit with its parties.
+    async fn hit(&self, id: i64) -> StoreResult<Option<hits::Hit>>;
+    /// Hits newest first (ids below `before`): those `org_id` is party to, or all.
+    async fn hits(
+        &self,
+        org_id: Option<i64>,
+        state: Option<hits::HitState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<hits::Hit>>;
+    /// A hit's follow-up, oldest first.
+    async fn hit_events(&self, hit_id: i64) -> StoreResult<Vec<hits::HitEvent>>;
+    /// Applies `change` to a hit on `by`'s behalf, notifying the other parties and queueing
+    /// their deliveries in the same transaction; audited. Refuses (conflict) a change the
+    /// hit's state does not allow.
+    async fn change_hit(
+        &self,
+        by: &AuditWho,
+        hit_id: i64,
+        change: &hits::HitChange,
+    ) -> StoreResult<hits::Hit>;
+    /// An organisation's notifications, unread first, then newest first.
+    async fn notifications(
+        &self,
+        org_id: i64,
+        filter: &hits::NotificationFilter,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<hits::Notification>>;
+    /// How many of an organisation's notifications are unread.
+    async fn unread_notifications(&self, org_id: i64) -> StoreResult<u64>;
+    /// An organisation's notifications with ids above `after`, oldest first.
+    async fn notifications_after(
+        &self,
+        org_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<hits::Notification>>;
+    /// The newest notification's id, of any organisation (0 when there is none).
+    async fn last_notification(&self) -> StoreResult<i64>;
+    /// Marks an organisation's notifications read: these, or all. Returns how many changed.
+    async fn mark_read(&self, org_id: i64, ids: Option<&[i64]>) -> StoreResult<u64>;
+    /// Registers a webhook; audited (without its secret).
+    async fn create_webhook(
+        &self,
+        by: &AuditWho,
+        org_id: i64,
+        url: &str,
+        secret: &str,
+    ) -> StoreResult<hits::Webhook>;
+    /// An organisation's webhooks.
+    async fn webhooks(&self, org_id: i64) -> StoreResult<Vec<hits::Webhook>>;
+    /// A webhook that has not been removed.
+    async fn webhook(&self, id: i64) -> StoreResult<Option<hits::Webhook>>;
+    /// Removes a webhook; what waits for it is not sent. Audited.
+    async fn delete_webhook(&self, by: &AuditWho, id: i64) -> StoreResult<()>;
+    /// Sets or clears an organisation's duty e-mail address; audited.
+    async fn set_duty_email(
+        &self,
+        by: &AuditWho,
+        org_id: i64,
+        address: Option<&str>,
+    ) -> StoreResult<()>;
+    /// An organisation's duty e-mail address.
+    async fn duty_email(&self, org_id: i64) -> StoreResult<Option<String>>;
+    /// Claims up to `limit` deliveries that are due, for `lease`: no one else takes them
+    /// until it runs out.
+    async fn claim_deliveries(
+        &self,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<hits::Delivery>>;
+    /// Records an attempt at a claimed delivery: delivered, to be retried, or given up.
+    async fn finish_delivery(&self, id: i64, attempt: &hits::Attempt) -> StoreResult<()>;
+    /// A webhook's deliveries, newest first.
+    async fn deliveries(&self, webhook_id: i64, limit: u32) -> StoreResult<Vec<hits::DeliveryLog>>;
 
     /// Creates a record; audited.
     async fn create_firearm(

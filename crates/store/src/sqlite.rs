@@ -4,6 +4,7 @@ mod access;
 mod audit;
 mod audit_writer;
 mod firearms;
+mod hits;
 mod import;
 mod reference;
 
@@ -261,7 +262,7 @@ impl Store for SqliteStore {
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
         self.audit_writer
-            .record(events.to_vec(), Vec::new())
+            .record(events.to_vec(), Vec::new(), Vec::new())
             .await
             .map(drop)
     }
@@ -269,9 +270,10 @@ impl Store for SqliteStore {
     async fn record_check(
         &self,
         events: Vec<AuditEvent>,
-        hits: Vec<FirearmId>,
-    ) -> StoreResult<Vec<Firearm>> {
-        self.audit_writer.record(events, hits).await
+        reads: Vec<FirearmId>,
+        hits: Vec<crate::hits::NewHit>,
+    ) -> StoreResult<crate::hits::RecordedCheck> {
+        self.audit_writer.record(events, reads, hits).await
     }
 
     async fn audit_entries(
@@ -306,6 +308,119 @@ impl Store for SqliteStore {
         changes: &[(FirearmId, armstrace_core::Canonical)],
     ) -> StoreResult<()> {
         firearms::set_canonical(&self.writer, by, changes).await
+    }
+
+    async fn hit(&self, id: i64) -> StoreResult<Option<crate::hits::Hit>> {
+        hits::hit(&self.readers, id).await
+    }
+
+    async fn hits(
+        &self,
+        org_id: Option<i64>,
+        state: Option<crate::hits::HitState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::hits::Hit>> {
+        hits::hits(&self.readers, org_id, state, before, limit).await
+    }
+
+    async fn hit_events(&self, hit_id: i64) -> StoreResult<Vec<crate::hits::HitEvent>> {
+        hits::hit_events(&self.readers, hit_id).await
+    }
+
+    async fn change_hit(
+        &self,
+        by: &AuditWho,
+        hit_id: i64,
+        change: &crate::hits::HitChange,
+    ) -> StoreResult<crate::hits::Hit> {
+        hits::change_hit(&self.writer, by, hit_id, change).await
+    }
+
+    async fn notifications(
+        &self,
+        org_id: i64,
+        filter: &crate::hits::NotificationFilter,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::hits::Notification>> {
+        hits::notifications(&self.readers, org_id, filter, offset, limit).await
+    }
+
+    async fn unread_notifications(&self, org_id: i64) -> StoreResult<u64> {
+        hits::unread(&self.readers, org_id).await
+    }
+
+    async fn notifications_after(
+        &self,
+        org_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::hits::Notification>> {
+        hits::notifications_after(&self.readers, org_id, after, limit).await
+    }
+
+    async fn last_notification(&self) -> StoreResult<i64> {
+        hits::last_notification(&self.readers).await
+    }
+
+    async fn mark_read(&self, org_id: i64, ids: Option<&[i64]>) -> StoreResult<u64> {
+        hits::mark_read(&self.writer, org_id, ids).await
+    }
+
+    async fn create_webhook(
+        &self,
+        by: &AuditWho,
+        org_id: i64,
+        url: &str,
+        secret: &str,
+    ) -> StoreResult<crate::hits::Webhook> {
+        hits::create_webhook(&self.writer, by, org_id, url, secret).await
+    }
+
+    async fn webhooks(&self, org_id: i64) -> StoreResult<Vec<crate::hits::Webhook>> {
+        hits::webhooks(&self.readers, org_id).await
+    }
+
+    async fn webhook(&self, id: i64) -> StoreResult<Option<crate::hits::Webhook>> {
+        hits::webhook(&self.readers, id).await
+    }
+
+    async fn delete_webhook(&self, by: &AuditWho, id: i64) -> StoreResult<()> {
+        hits::delete_webhook(&self.writer, by, id).await
+    }
+
+    async fn set_duty_email(
+        &self,
+        by: &AuditWho,
+        org_id: i64,
+        address: Option<&str>,
+    ) -> StoreResult<()> {
+        hits::set_duty_email(&self.writer, by, org_id, address).await
+    }
+
+    async fn duty_email(&self, org_id: i64) -> StoreResult<Option<String>> {
+        hits::duty_email(&self.readers, org_id).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::hits::Delivery>> {
+        hits::claim_deliveries(&self.writer, lease, limit).await
+    }
+
+    async fn finish_delivery(&self, id: i64, attempt: &crate::hits::Attempt) -> StoreResult<()> {
+        hits::finish_delivery(&self.writer, id, attempt).await
+    }
+
+    async fn deliveries(
+        &self,
+        webhook_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::hits::DeliveryLog>> {
+        hits::deliveries(&self.readers, webhook_id, limit).await
     }
 
     async fn create_firearm(

@@ -83,7 +83,11 @@ async fn a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chai
     let event = AuditEvent::new(&admin, "check").detail(json!({ "serial_number": "AB123" }));
     let mut asked = ids.clone();
     asked.push(9999);
-    let mut hits = store.record_check(vec![event], asked).await.unwrap();
+    let mut hits = store
+        .record_check(vec![event], asked, Vec::new())
+        .await
+        .unwrap()
+        .records;
     hits.sort_by_key(|f| f.id);
     let mut expected = store.firearms(&ids).await.unwrap();
     expected.sort_by_key(|f| f.id);

@@ -9,6 +9,7 @@ use armstrace_core::{CountryCode, FirearmInput, OrgKind, OrgState, Permission, P
 use armstrace_server::auth::{hash_token, new_token};
 use armstrace_store::Store;
 use armstrace_store::audit::AuditWho;
+use armstrace_store::hits::NewHit;
 use reqwest::Method;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -40,6 +41,17 @@ impl Caller {
             && (self.kind == OrgKind::Secretariat || self.country == Some("FR"))
     }
 
+    /// The fixtures' hit was made by the secretariat on a French record: the secretariat and
+    /// the French NCB are its parties.
+    fn party_to_hit_with(permission: Permission) -> fn(&Caller) -> bool {
+        match permission {
+            Permission::Check => {
+                |c| c.has(Permission::Check) && c.is(&[OrgKind::Secretariat, OrgKind::Ncb])
+            }
+            _ => unreachable!("the matrix asks only for check"),
+        }
+    }
+
     /// The target organisation is a French police agency: the secretariat and the French NCB
     /// administer it; no other organisation does.
     fn administers_target(&self) -> bool {
@@ -55,6 +67,13 @@ struct Fixtures {
     deletable: Vec<i64>,
     /// Tokens of the target user, one per DELETE.
     tokens: Vec<i64>,
+    /// A hit the secretariat made on a French record: its parties are the secretariat and
+    /// the French NCB.
+    hit: i64,
+    /// A webhook of the target organisation, and more of them, one per DELETE.
+    webhook: i64,
+    webhooks: Vec<i64>,
+    next_webhook: AtomicUsize,
     target_org: i64,
     pending_org: i64,
     suspend_org: i64,
@@ -74,6 +93,10 @@ impl Fixtures {
 
     fn token(&self) -> i64 {
         self.tokens[self.next_token.fetch_add(1, Ordering::Relaxed)]
+    }
+
+    fn webhook_to_delete(&self) -> i64 {
+        self.webhooks[self.next_webhook.fetch_add(1, Ordering::Relaxed)]
     }
 }
 
@@ -446,6 +469,160 @@ fn routes() -> Vec<Route> {
         },
         Route {
             method: Method::GET,
+            path: "/hits",
+            needs: Some(Check),
+            allowed: |c| c.has(Check),
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/hits".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/hits/{id}",
+            needs: Some(Check),
+            allowed: Caller::party_to_hit_with(Check),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/hits/{}", f.hit), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/hits/{id}/confirm",
+            needs: Some(Record),
+            allowed: |c| c.has(Record) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/hits/{}/confirm", f.hit), Body::Json(json!({}))),
+        },
+        Route {
+            method: Method::POST,
+            path: "/hits/{id}/reject",
+            needs: Some(Record),
+            allowed: |c| c.has(Record) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/hits/{}/reject", f.hit), Body::Json(json!({}))),
+        },
+        Route {
+            method: Method::POST,
+            path: "/hits/{id}/messages",
+            needs: Some(Check),
+            allowed: Caller::party_to_hit_with(Check),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/hits/{}/messages", f.hit),
+                    Body::Json(json!({ "text": "matrix" })),
+                )
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/hits/{id}/close",
+            needs: Some(Check),
+            allowed: Caller::party_to_hit_with(Check),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/hits/{}/close", f.hit),
+                    Body::Json(json!({ "outcome": "no_action" })),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/notifications",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/notifications".into(), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/notifications/read",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| {
+                (
+                    "/notifications/read".into(),
+                    Body::Json(json!({ "all": true })),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/notifications/stream",
+            needs: None,
+            allowed: any,
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/notifications/stream".into(), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/webhooks",
+            needs: Some(Admin),
+            allowed: |c| c.has(Admin),
+            pending_ok: false,
+            password_checked: false,
+            request: |_| {
+                (
+                    "/webhooks".into(),
+                    Body::Json(json!({
+                        "url": "http://127.0.0.1:9/hook",
+                        "secret": "matrix-secret-0123456789",
+                    })),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/webhooks",
+            needs: Some(Admin),
+            allowed: |c| c.has(Admin),
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/webhooks".into(), Body::None),
+        },
+        Route {
+            method: Method::DELETE,
+            path: "/webhooks/{id}",
+            needs: Some(Admin),
+            allowed: Caller::administers_target,
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/webhooks/{}", f.webhook_to_delete()), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/webhooks/{id}/deliveries",
+            needs: Some(Admin),
+            allowed: Caller::administers_target,
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/webhooks/{}/deliveries", f.webhook), Body::None),
+        },
+        Route {
+            method: Method::PUT,
+            path: "/organisations/{id}/duty-email",
+            needs: Some(Admin),
+            allowed: Caller::administers_target,
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/organisations/{}/duty-email", f.target_org),
+                    Body::Json(json!({ "address": "duty@example.org" })),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
             path: "/reference/types",
             needs: None,
             allowed: any,
@@ -776,10 +953,51 @@ async fn every_route_allows_exactly_whom_the_rules_allow() {
             .unwrap();
         tokens.push(token.id);
     }
+    let hit = {
+        let made = store
+            .record_check(
+                Vec::new(),
+                Vec::new(),
+                vec![NewHit {
+                    check_id: "matrix".into(),
+                    firearm_id: ids[0],
+                    confidence: "exact".into(),
+                    score: 1.0,
+                    match_kind: "exact".into(),
+                    make_relation: "not_given".into(),
+                    differences: json!([]),
+                    serial_typed: "FIX0000".into(),
+                    make_typed: None,
+                    operation: None,
+                    who: AuditWho::from(&admin),
+                    on_behalf_of: None,
+                }],
+            )
+            .await
+            .unwrap();
+        made.hits[0].2
+    };
+    let mut webhooks = Vec::new();
+    for _ in 0..callers.len() + 4 {
+        let hook = store
+            .create_webhook(
+                &AuditWho::installation(),
+                target_org,
+                "http://127.0.0.1:9/hook",
+                "matrix-secret-0123456789",
+            )
+            .await
+            .unwrap();
+        webhooks.push(hook.id);
+    }
     let fixtures = Fixtures {
         record: ids[0],
         deletable: ids[1..].to_vec(),
         tokens,
+        hit,
+        webhook: webhooks[0],
+        webhooks: webhooks[1..].to_vec(),
+        next_webhook: AtomicUsize::new(0),
         target_org,
         pending_org: org(
             store,
@@ -897,6 +1115,14 @@ async fn call(
     };
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
+    let stream = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    if stream {
+        // A live stream never ends; that it opened is the answer.
+        return (status, Value::Null);
+    }
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

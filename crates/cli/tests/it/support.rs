@@ -280,6 +280,12 @@ impl TestServer {
         )
     }
 
+    /// Kills the process at once (SIGKILL): nothing is finished or flushed.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGTERM and waits; returns whether the process exited successfully.
     pub fn terminate(mut self) -> bool {
         let status = Command::new("kill")

@@ -45,6 +45,8 @@ pub struct CheckRequest {
     /// access of its own: that country's ISO code. The audit trail records both.
     #[schema(example = "TD")]
     pub on_behalf_of: Option<String>,
+    /// The operation the check is made in (its name or reference), kept with its hits.
+    pub operation: Option<String>,
 }
 
 /// The answer to a check.
@@ -75,7 +77,13 @@ pub async fn check(
     JsonBody(request): JsonBody<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     caller.require(Permission::Check)?;
-    let audit = check_audit(&state, &caller, request.on_behalf_of.as_deref()).await?;
+    let audit = check_audit(
+        &state,
+        &caller,
+        request.on_behalf_of.as_deref(),
+        request.operation.as_deref(),
+    )
+    .await?;
     let make = request.make.as_deref();
     let check_id = new_check_id();
     let mut detail = serde_json::Map::new();
@@ -84,6 +92,7 @@ pub async fn check(
         &state.index,
         &state.reference,
         &audit,
+        &check_id,
         &request.serial_number,
         make,
         detail,
@@ -105,7 +114,19 @@ async fn check_audit(
     state: &AppState,
     caller: &Authenticated,
     on_behalf_of: Option<&str>,
+    operation: Option<&str>,
 ) -> Result<CheckAudit, ApiError> {
+    let operation = operation
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string);
+    if operation.as_ref().is_some_and(|o| o.chars().count() > 200) {
+        return Err(ApiError::invalid(
+            "operation",
+            "too_long",
+            "an operation's name or reference is at most 200 characters",
+        ));
+    }
     let on_behalf_of = on_behalf_of
         .filter(|c| !c.trim().is_empty())
         .map(|c| {
@@ -135,6 +156,8 @@ async fn check_audit(
         log: state.audit.clone(),
         who: AuditWho::from(&caller.0),
         on_behalf_of,
+        policy: state.hit_policy.clone(),
+        operation,
     })
 }
 
@@ -163,7 +186,8 @@ fn check_error(error: CheckError) -> ApiError {
 /// A partner checking for a country sends its code in `X-On-Behalf-Of`. Every row is in the
 /// audit trail before its answer is sent.
 #[utoipa::path(post, path = "/checks/batch", tag = "checks",
-    params(("X-On-Behalf-Of" = Option<String>, Header, description = "For a partner: the ISO code of the country it checks for")),
+    params(("X-On-Behalf-Of" = Option<String>, Header, description = "For a partner: the ISO code of the country it checks for"),
+           ("X-Operation" = Option<String>, Header, description = "The operation the checks are made in, kept with their hits")),
     request_body(content = String, description = "CSV with a serial_number column", content_type = "text/csv"),
     responses(
         (status = 200, description = "One JSON line per input row", content_type = "application/x-ndjson"),
@@ -181,7 +205,17 @@ pub async fn batch(
         .get("x-on-behalf-of")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let audit = check_audit(&state, &caller, on_behalf_of.as_deref()).await?;
+    let operation = headers
+        .get("x-operation")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let audit = check_audit(
+        &state,
+        &caller,
+        on_behalf_of.as_deref(),
+        operation.as_deref(),
+    )
+    .await?;
     let (media, content_type) = media_type(&headers);
     if media != "text/csv" {
         return Err(ApiError::UnsupportedMediaType(format!(

@@ -17,6 +17,10 @@ use tokio::sync::oneshot;
 use armstrace_core::{Firearm, FirearmId};
 
 use crate::audit::{AuditEntry, AuditEvent, GENESIS};
+use crate::hits::{
+    INSERT_NOTIFICATION, NewHit, QUEUE_EMAIL, QUEUE_WEBHOOKS, RECIPIENTS, RECORD_FACTS,
+    RecordedCheck, hit_summary, merge_roles, stamp,
+};
 use crate::{StoreError, StoreResult};
 
 /// Most entries committed in one transaction.
@@ -27,11 +31,12 @@ const MAX_GROUP: usize = 8192;
 /// more cost more in latency than they saved (docs/BENCHMARKS.md).
 const LINGER: u64 = 500;
 
-type Hits = Result<Vec<Firearm>, String>;
+type Hits = Result<RecordedCheck, String>;
 
 struct Job {
     events: Vec<AuditEvent>,
-    hits: Vec<FirearmId>,
+    reads: Vec<FirearmId>,
+    hits: Vec<NewHit>,
     done: oneshot::Sender<Hits>,
 }
 
@@ -62,17 +67,24 @@ impl AuditWriter {
         Ok(AuditWriter { jobs })
     }
 
-    /// Appends `events`, reads the live or deleted records `hits` names, and returns those
-    /// records once the entries are committed.
+    /// Appends `events`, reads the live or deleted records `reads` names, makes `hits` with
+    /// their notifications and deliveries, and returns the records and the hits' ids once all
+    /// of it is committed.
     pub(super) async fn record(
         &self,
         events: Vec<AuditEvent>,
-        hits: Vec<FirearmId>,
-    ) -> StoreResult<Vec<Firearm>> {
+        reads: Vec<FirearmId>,
+        hits: Vec<NewHit>,
+    ) -> StoreResult<RecordedCheck> {
         let (done, committed) = oneshot::channel();
         let stopped = || StoreError::Backend("the audit writer has stopped".into());
         self.jobs
-            .send(Job { events, hits, done })
+            .send(Job {
+                events,
+                reads,
+                hits,
+                done,
+            })
             .map_err(|_| stopped())?;
         committed
             .await
@@ -179,8 +191,8 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
                 ])?;
                 prev = entry.hash;
             }
-            let mut found = Vec::with_capacity(job.hits.len());
-            for hit in &job.hits {
+            let mut found = Vec::with_capacity(job.reads.len());
+            for hit in &job.reads {
                 let json: Option<String> = read
                     .query_row([hit], |row| row.get(0))
                     .map(Some)
@@ -192,6 +204,7 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
                     found.push(json);
                 }
             }
+            let made = make_hits(&tx, &job.hits, at)?;
             hits.push(
                 found
                     .iter()
@@ -199,10 +212,115 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
                         serde_json::from_str::<Firearm>(json)
                             .map_err(|e| format!("stored record unreadable: {e}"))
                     })
-                    .collect(),
+                    .collect::<Result<Vec<Firearm>, String>>()
+                    .map(|records| RecordedCheck {
+                        records,
+                        hits: made,
+                    }),
             );
         }
     }
     tx.commit()?;
     Ok(hits)
+}
+
+/// Makes each hit of one check, with a notification for each organisation party to it and
+/// their deliveries, in the check's transaction; returns (check, record, hit id) per hit made.
+fn make_hits(
+    tx: &rusqlite::Transaction<'_>,
+    hits: &[NewHit],
+    at: chrono::DateTime<Utc>,
+) -> rusqlite::Result<Vec<(String, FirearmId, i64)>> {
+    let mut made = Vec::with_capacity(hits.len());
+    // As sqlx writes times, so that either driver reads them back.
+    let at_text = stamp(at);
+    for hit in hits {
+        let facts: Option<String> = tx
+            .prepare_cached(RECORD_FACTS)?
+            .query_row([hit.firearm_id], |row| row.get(0))
+            .map(Some)
+            .or_else(|error| match error {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        let Some(facts) = facts else { continue };
+        let record: serde_json::Value = serde_json::from_str(&facts).unwrap_or_default();
+        let recording_country = record["recording_country"].as_str().unwrap_or_default();
+        let on_behalf_of = hit.on_behalf_of.map(|c| c.as_str().to_string());
+        let org_id = hit.who.org_id.unwrap_or_default();
+        tx.prepare_cached(
+            "INSERT INTO hits (check_id, firearm_id, recording_country, confidence, score, \
+             match_kind, make_relation, differences, serial_typed, make_typed, operation, \
+             user_id, username, org_id, organisation, on_behalf_of, state, created_at, \
+             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+             ?15, ?16, 'open', ?17, ?17)",
+        )?
+        .execute(rusqlite::params![
+            hit.check_id,
+            hit.firearm_id,
+            recording_country,
+            hit.confidence,
+            hit.score,
+            hit.match_kind,
+            hit.make_relation,
+            hit.differences.to_string(),
+            hit.serial_typed,
+            hit.make_typed,
+            hit.operation,
+            hit.who.user_id,
+            hit.who.username,
+            org_id,
+            hit.who.organisation,
+            on_behalf_of,
+            at_text,
+        ])?;
+        let hit_id = tx.last_insert_rowid();
+        let found = tx
+            .prepare_cached(RECIPIENTS)?
+            .query_map(
+                rusqlite::params![org_id, on_behalf_of, recording_country],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<(i64, String, String)>>>()?;
+        let payload = serde_json::json!({
+            "event": "hit.created",
+            "hit_id": hit_id,
+            "hit": hit_summary(
+                hit_id,
+                &hit.confidence,
+                &hit.serial_typed,
+                hit.make_typed.as_deref(),
+                &record,
+                &hit.who.organisation,
+                on_behalf_of.as_deref(),
+            ),
+            "by": { "username": hit.who.username, "organisation": hit.who.organisation },
+            "at": at,
+        })
+        .to_string();
+        for (party, _, roles) in merge_roles(found) {
+            tx.prepare_cached(
+                "INSERT INTO hit_parties (hit_id, org_id, roles) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(rusqlite::params![hit_id, party, roles.join(",")])?;
+            tx.prepare_cached(INSERT_NOTIFICATION)?
+                .execute(rusqlite::params![
+                    party,
+                    hit_id,
+                    "hit.created",
+                    payload,
+                    at_text
+                ])?;
+            let notification = tx.last_insert_rowid();
+            for queue in [QUEUE_WEBHOOKS, QUEUE_EMAIL] {
+                tx.prepare_cached(queue)?.execute(rusqlite::params![
+                    notification,
+                    at_text,
+                    party
+                ])?;
+            }
+        }
+        made.push((hit.check_id.clone(), hit.firearm_id, hit_id));
+    }
+    Ok(made)
 }
