@@ -2,6 +2,7 @@
 //! and API throughput over loopback. Each run works in a temporary directory of its own.
 
 mod check;
+mod hits;
 mod storage;
 
 /// Options of `armstrace bench`.
@@ -24,6 +25,26 @@ enum BenchKind {
     },
     /// The check engine: recall per kind of damage, false alarms, latency, throughput, memory.
     Check(check::CheckBenchArgs),
+    /// Hits under load: a batch check whose matches become hits, with hits off and on, and
+    /// the time until every notification is delivered to a webhook.
+    Hits {
+        /// Records in the database.
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// Rows in the batch.
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// Rows whose serial is recorded (once).
+        #[arg(long, default_value_t = 1_000)]
+        matching: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Leave the notifications in the outbox instead of delivering them, to see what
+        /// writing the hits alone costs.
+        #[arg(long)]
+        no_delivery: bool,
+    },
     /// The reference table: resolving and autocomplete latency, on one thread.
     Reference {
         /// Rounds over the sample of typed values.
@@ -62,6 +83,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             route,
         } => storage::bench_api(records, requests, concurrency, seed, route).await,
         BenchKind::Check(args) => check::run(args).await,
+        BenchKind::Hits {
+            records,
+            rows,
+            matching,
+            seed,
+            no_delivery,
+        } => {
+            hits::run(hits::HitsBench {
+                records,
+                rows,
+                matching,
+                seed,
+                deliver: !no_delivery,
+            })
+            .await
+        }
         BenchKind::Reference { rounds } => {
             bench_reference(rounds);
             Ok(())

@@ -57,6 +57,11 @@ impl AuditLog {
         Ok(self.store.append_audit(&events).await?)
     }
 
+    /// A batch of checks is running for about `span` more: deliveries hold back for it.
+    pub fn batch_running(&self, span: std::time::Duration) {
+        self.wake.busy(span);
+    }
+
     /// Records checks (`events`) with the hits they make, and returns the records they
     /// matched (`reads`) and the hits' ids, once committed.
     pub async fn checks(

@@ -308,6 +308,9 @@ pub async fn check_batch<R: Read + Send + 'static>(
     let mut checked = 0_u64;
     while let Some(chunk) = rows.recv().await {
         let chunk = chunk?;
+        audit
+            .log
+            .batch_running(std::time::Duration::from_millis(250));
         let index = index.clone();
         let reference = reference.clone();
         let (chunk, outcomes) = tokio::task::spawn_blocking(move || {

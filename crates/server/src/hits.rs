@@ -108,17 +108,37 @@ fn token<T: serde::Serialize>(value: &T) -> String {
 #[derive(Clone)]
 pub struct Wake {
     sender: Arc<watch::Sender<u64>>,
+    /// Until when (milliseconds after `origin`) a batch of checks is running.
+    busy_until: Arc<std::sync::atomic::AtomicU64>,
+    origin: Instant,
 }
 
 impl Default for Wake {
     fn default() -> Self {
         Wake {
             sender: Arc::new(watch::channel(0).0),
+            busy_until: Arc::default(),
+            origin: Instant::now(),
         }
     }
 }
 
 impl Wake {
+    /// A batch of checks is running, for about `span` more: the sender holds back (at most
+    /// [`MOST_HELD`]) so that the batch keeps the database writer and the cores.
+    pub fn busy(&self, span: Duration) {
+        let until = (self.origin.elapsed() + span).as_millis() as u64;
+        self.busy_until
+            .fetch_max(until, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How much longer a batch is expected to run.
+    fn busy_for(&self) -> Option<Duration> {
+        let until = self.busy_until.load(std::sync::atomic::Ordering::Relaxed);
+        let now = self.origin.elapsed().as_millis() as u64;
+        (until > now).then(|| Duration::from_millis(until - now))
+    }
+
     /// Something new is stored.
     pub fn ring(&self) {
         self.sender.send_modify(|n| *n += 1);
@@ -183,13 +203,24 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Most deliveries sent at once.
-const IN_FLIGHT: u32 = 32;
+/// Longest the sender holds back for running batches before it delivers anyway.
+pub const MOST_HELD: Duration = Duration::from_secs(2);
 
-/// Starts the sender: it claims due deliveries from the outbox and sends them until the
-/// process ends. A delivery claimed by a process that dies is claimed again once its lease
-/// runs out, so nothing acknowledged is lost (and a receiver may see a delivery twice: the
-/// idempotency key tells).
+/// Most deliveries in flight at once.
+const IN_FLIGHT: usize = 128;
+
+/// Most deliveries claimed in one transaction.
+const CLAIM: usize = 512;
+
+/// How long the sender lets notifications gather after a wake-up, and results gather
+/// before they are recorded: fewer, larger transactions, and fewer turns at the single
+/// SQLite writer taken from the checks.
+const GATHER: Duration = Duration::from_millis(50);
+
+/// Starts the sender: it claims due deliveries from the outbox in groups, sends each on its
+/// own (a slow receiver holds up no other), and records the results in groups. A delivery
+/// claimed by a process that dies is claimed again once its lease runs out, so nothing
+/// acknowledged is lost (and a receiver may see a delivery twice: the idempotency key tells).
 pub fn start_sender(store: Arc<dyn Store>, wake: Wake, sending: Sending) {
     let client = reqwest::Client::builder()
         .timeout(sending.timeout)
@@ -205,39 +236,83 @@ pub fn start_sender(store: Arc<dyn Store>, wake: Wake, sending: Sending) {
     });
     let lease = chrono::Duration::from_std(sending.timeout * 2 + Duration::from_secs(5))
         .unwrap_or(chrono::Duration::seconds(60));
+    let (results, recorded) = tokio::sync::mpsc::channel::<(i64, Attempt)>(CLAIM * 2);
+    tokio::spawn(record_results(store.clone(), recorded));
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let shared = Arc::new((client, mailer, sending));
     tokio::spawn(async move {
         let mut woken = wake.subscribe();
         loop {
-            let claimed = match store.claim_deliveries(lease, IN_FLIGHT).await {
+            // A batch of checks is running: deliveries wait for it, though not for long.
+            let mut held = Duration::ZERO;
+            while let Some(left) = wake.busy_for() {
+                if held >= MOST_HELD {
+                    break;
+                }
+                let nap = left.min(GATHER);
+                tokio::time::sleep(nap).await;
+                held += nap;
+            }
+            // Every slot busy: wait for one to free up.
+            if slots.available_permits() == 0 {
+                drop(slots.acquire().await);
+                tokio::time::sleep(GATHER).await;
+                continue;
+            }
+            let free = slots.available_permits().min(CLAIM);
+            let claimed = match store.claim_deliveries(lease, free as u32).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::error!(%error, "claiming deliveries failed");
-                    wait(&mut woken, Duration::from_secs(1)).await;
-                    continue;
+                    Vec::new()
                 }
             };
             if claimed.is_empty() {
                 wait(&mut woken, Duration::from_secs(1)).await;
+                tokio::time::sleep(GATHER).await;
                 continue;
             }
-            let sends = claimed.into_iter().map(|delivery| {
-                let client = &client;
-                let mailer = mailer.as_ref();
-                let sending = &sending;
-                let store = &store;
-                async move {
-                    let attempt = send(client, mailer, sending, &delivery).await;
+            for delivery in claimed {
+                let permit = slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let (shared, results) = (shared.clone(), results.clone());
+                tokio::spawn(async move {
+                    let (client, mailer, sending) = &*shared;
+                    let attempt = send(client, mailer.as_ref(), sending, &delivery).await;
                     if let Some(error) = &attempt.error {
                         tracing::warn!(delivery = delivery.id, attempt = delivery.attempts + 1, %error, "delivery failed");
                     }
-                    if let Err(error) = store.finish_delivery(delivery.id, &attempt).await {
-                        tracing::error!(%error, delivery = delivery.id, "recording a delivery failed; it will be sent again");
-                    }
-                }
-            });
-            futures::future::join_all(sends).await;
+                    let _ = results.send((delivery.id, attempt)).await;
+                    drop(permit);
+                });
+            }
+            // At most one claim per gathering time: the checks need the writer more.
+            tokio::time::sleep(GATHER).await;
         }
     });
+}
+
+/// Records delivery results as they come, many per transaction.
+async fn record_results(
+    store: Arc<dyn Store>,
+    mut results: tokio::sync::mpsc::Receiver<(i64, Attempt)>,
+) {
+    while let Some(first) = results.recv().await {
+        let mut group = vec![first];
+        let until = tokio::time::Instant::now() + GATHER;
+        while group.len() < CLAIM {
+            match tokio::time::timeout_at(until, results.recv()).await {
+                Ok(Some(more)) => group.push(more),
+                _ => break,
+            }
+        }
+        if let Err(error) = store.finish_deliveries(&group).await {
+            tracing::error!(%error, "recording deliveries failed; they will be sent again");
+        }
+    }
 }
 
 type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;

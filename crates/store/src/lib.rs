@@ -417,8 +417,9 @@ pub trait Store: Send + Sync + 'static {
         lease: chrono::Duration,
         limit: u32,
     ) -> StoreResult<Vec<hits::Delivery>>;
-    /// Records an attempt at a claimed delivery: delivered, to be retried, or given up.
-    async fn finish_delivery(&self, id: i64, attempt: &hits::Attempt) -> StoreResult<()>;
+    /// Records attempts at claimed deliveries (outbox id, attempt), in one transaction: each
+    /// delivered, to be retried, or given up.
+    async fn finish_deliveries(&self, attempts: &[(i64, hits::Attempt)]) -> StoreResult<()>;
     /// A webhook's deliveries, newest first.
     async fn deliveries(&self, webhook_id: i64, limit: u32) -> StoreResult<Vec<hits::DeliveryLog>>;
 

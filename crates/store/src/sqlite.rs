@@ -411,8 +411,8 @@ impl Store for SqliteStore {
         hits::claim_deliveries(&self.writer, lease, limit).await
     }
 
-    async fn finish_delivery(&self, id: i64, attempt: &crate::hits::Attempt) -> StoreResult<()> {
-        hits::finish_delivery(&self.writer, id, attempt).await
+    async fn finish_deliveries(&self, attempts: &[(i64, crate::hits::Attempt)]) -> StoreResult<()> {
+        hits::finish_deliveries(&self.writer, attempts).await
     }
 
     async fn deliveries(

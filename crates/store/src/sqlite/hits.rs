@@ -549,48 +549,49 @@ pub(super) async fn claim_deliveries(
     Ok(claimed)
 }
 
-pub(super) async fn finish_delivery(
+pub(super) async fn finish_deliveries(
     pool: &SqlitePool,
-    id: i64,
-    attempt: &Attempt,
+    attempts: &[(i64, Attempt)],
 ) -> StoreResult<()> {
     let now = stamp(Utc::now());
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO delivery_attempts (outbox_id, at, status, error, millis) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(&now)
-    .bind(attempt.status.map(i64::from))
-    .bind(attempt.error.as_deref())
-    .bind(attempt.millis)
-    .execute(&mut *tx)
-    .await?;
-    if attempt.delivered() {
+    for (id, attempt) in attempts {
         sqlx::query(
-            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, \
-             claimed_until = NULL, last_error = NULL WHERE id = ?",
+            "INSERT INTO delivery_attempts (outbox_id, at, status, error, millis) \
+             VALUES (?, ?, ?, ?, ?)",
         )
+        .bind(id)
         .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    } else {
-        let (state, next) = match attempt.retry_at {
-            Some(at) => ("pending", stamp(at)),
-            None => ("failed", now.clone()),
-        };
-        sqlx::query(
-            "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, \
-             claimed_until = NULL, last_error = ? WHERE id = ?",
-        )
-        .bind(state)
-        .bind(next)
+        .bind(attempt.status.map(i64::from))
         .bind(attempt.error.as_deref())
-        .bind(id)
+        .bind(attempt.millis)
         .execute(&mut *tx)
         .await?;
+        if attempt.delivered() {
+            sqlx::query(
+                "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, \
+                 delivered_at = ?, claimed_until = NULL, last_error = NULL WHERE id = ?",
+            )
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            let (state, next) = match attempt.retry_at {
+                Some(at) => ("pending", stamp(at)),
+                None => ("failed", now.clone()),
+            };
+            sqlx::query(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, \
+                 claimed_until = NULL, last_error = ? WHERE id = ?",
+            )
+            .bind(state)
+            .bind(next)
+            .bind(attempt.error.as_deref())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     tx.commit().await?;
     Ok(())
