@@ -237,6 +237,19 @@ async fn print_logins(store: &dyn Store) -> anyhow::Result<()> {
         "police-marseille's organisation waits for its NCB: sign in as ncb-fr and approve it \
          (POST /api/v1/organisations/{{id}}/approve); until then it sees only GET /api/v1/me."
     );
+    // A serial to try in the web interface's Check page: a German record, so that a check by
+    // the French police makes a hit the German NCB sees.
+    let filter = armstrace_store::FirearmFilter {
+        recording_country: Some(CountryCode::parse("DE")?),
+        ..Default::default()
+    };
+    if let Some(firearm) = store.list_firearms(&filter, None, 1).await?.first() {
+        println!(
+            "In the web interface, sign in as police-fr and check {} (a {} recorded by Germany); \
+             then sign in as ncb-de to see the hit and confirm it.",
+            firearm.fields.serial_number, firearm.fields.make
+        );
+    }
     println!();
     Ok(())
 }

@@ -88,6 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
+    println!("web interface at http://{address}/ (sign in with a username and password)");
     println!("API under http://{address}/api/v1 (OpenAPI document at /api/v1/openapi.json)");
     if args.demo {
         println!(

@@ -1,7 +1,7 @@
 //! Why a record matched, in words an officer understands: each character that was read
 //! differently, typed in another script, mistyped, swapped, missing, extra or unreadable.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod align;
 
@@ -9,7 +9,7 @@ use crate::normalise::{TypedChar, is_cyrillic, plain};
 use align::align;
 
 /// What kind of difference between the typed and the recorded serial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DifferenceKind {
     /// Spaces, dashes, dots, slashes or letter case differ.
@@ -35,7 +35,7 @@ pub enum DifferenceKind {
 }
 
 /// One difference, with a sentence saying it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Difference {
     /// The kind of difference.
     pub kind: DifferenceKind,

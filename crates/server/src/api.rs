@@ -3,12 +3,12 @@
 mod admin;
 mod audit;
 mod body;
-mod checks;
+pub(crate) mod checks;
 mod firearms;
-mod hits;
+pub(crate) mod hits;
 mod import;
 mod reference;
-mod session;
+pub(crate) mod session;
 
 use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry};
 use armstrace_core::{FieldError, Firearm, FirearmInput, FirearmType, Permission, RecordStatus};

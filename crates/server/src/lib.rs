@@ -11,6 +11,7 @@ mod error;
 pub mod hits;
 pub mod rate_limit;
 pub mod reference_table;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api::router())
+        .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(
             state.limits.clone(),
             rate_limit::limit,

@@ -3,6 +3,7 @@
 
 mod access;
 mod access_matrix;
+mod browser;
 mod checks;
 mod cli;
 mod export;
@@ -13,3 +14,4 @@ mod receivers;
 mod records_api;
 mod reference;
 mod support;
+mod web;

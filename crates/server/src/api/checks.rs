@@ -1,6 +1,6 @@
 //! Check routes: one serial as an officer typed it, or a batch of them.
 
-use armstrace_core::{CountryCode, OrgKind, Permission};
+use armstrace_core::{Actor, CountryCode, OrgKind, Permission};
 use armstrace_store::audit::AuditWho;
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -79,7 +79,7 @@ pub async fn check(
     caller.require(Permission::Check)?;
     let audit = check_audit(
         &state,
-        &caller,
+        &caller.0,
         request.on_behalf_of.as_deref(),
         request.operation.as_deref(),
     )
@@ -110,9 +110,9 @@ pub async fn check(
 
 /// Who the trail records for a check, refusing `on_behalf_of` from anyone but a partner, and
 /// for a country whose customs administration has access of its own.
-async fn check_audit(
+pub(crate) async fn check_audit(
     state: &AppState,
-    caller: &Authenticated,
+    actor: &Actor,
     on_behalf_of: Option<&str>,
     operation: Option<&str>,
 ) -> Result<CheckAudit, ApiError> {
@@ -135,7 +135,7 @@ async fn check_audit(
         })
         .transpose()?;
     if let Some(country) = on_behalf_of {
-        if caller.0.org_kind != OrgKind::Partner {
+        if actor.org_kind != OrgKind::Partner {
             return Err(ApiError::out_of_scope(
                 "only a partner organisation checks on behalf of a country's customs administration",
             ));
@@ -154,7 +154,7 @@ async fn check_audit(
     }
     Ok(CheckAudit {
         log: state.audit.clone(),
-        who: AuditWho::from(&caller.0),
+        who: AuditWho::from(actor),
         on_behalf_of,
         policy: state.hit_policy.clone(),
         operation,
@@ -211,7 +211,7 @@ pub async fn batch(
         .map(str::to_string);
     let audit = check_audit(
         &state,
-        &caller,
+        &caller.0,
         on_behalf_of.as_deref(),
         operation.as_deref(),
     )

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use armstrace_core::{Firearm, OrgKind, Permission};
+use armstrace_core::{Actor, Firearm, OrgKind, Permission};
 use armstrace_store::audit::AuditWho;
 use armstrace_store::hits::{
     DeliveryLog, Hit, HitChange, HitEvent, HitOutcome, HitState, Notification, NotificationFilter,
@@ -95,10 +95,10 @@ pub struct HitView {
 
 /// A hit the caller's organisation is party to (the secretariat sees every hit); any other is
 /// "not found".
-async fn visible_hit(state: &AppState, caller: &Authenticated, id: i64) -> Result<Hit, ApiError> {
+pub(crate) async fn visible_hit(state: &AppState, actor: &Actor, id: i64) -> Result<Hit, ApiError> {
     let hit = state.store.hit(id).await?;
     match hit {
-        Some(hit) if caller.0.org_kind == OrgKind::Secretariat || hit.is_party(caller.0.org_id) => {
+        Some(hit) if actor.org_kind == OrgKind::Secretariat || hit.is_party(actor.org_id) => {
             Ok(hit)
         }
         _ => Err(ApiError::NotFound(format!("hit {id}"))),
@@ -117,8 +117,8 @@ pub async fn get(
     caller: Authenticated,
     Path(id): Path<i64>,
 ) -> Result<Json<HitView>, ApiError> {
-    caller.require(Permission::Check)?;
-    let hit = visible_hit(&state, &caller, id).await?;
+    let actor = caller.require(Permission::Check)?;
+    let hit = visible_hit(&state, actor, id).await?;
     let record = state.store.firearm(hit.firearm_id).await?;
     let events = state.store.hit_events(id).await?;
     Ok(Json(HitView {
@@ -154,7 +154,11 @@ pub struct Closing {
     pub note: Option<String>,
 }
 
-fn text(field: &str, text: Option<String>, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn text(
+    field: &str,
+    text: Option<String>,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
     let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     match &text {
         None if required => Err(ApiError::invalid(field, "required", "write something")),
@@ -167,18 +171,49 @@ fn text(field: &str, text: Option<String>, required: bool) -> Result<Option<Stri
     }
 }
 
-/// Applies `change` for the caller, who must be party to the hit in one of `roles` (any
-/// party when empty) and hold `permission`.
+/// Who may make a change: the permission and the roles (any party when empty).
+pub(crate) fn rule(change: &HitChange) -> (Permission, &'static [&'static str]) {
+    match change {
+        HitChange::Confirm { .. } | HitChange::Reject { .. } => {
+            (Permission::Record, &["recording_ncb"])
+        }
+        HitChange::Message { .. } => (Permission::Check, &[]),
+        HitChange::Close { .. } => (
+            Permission::Check,
+            &["searcher", "recording_ncb", "secretariat"],
+        ),
+    }
+}
+
 async fn change(
     state: &AppState,
     caller: &Authenticated,
     id: i64,
-    permission: Permission,
-    roles: &[&str],
     change: HitChange,
 ) -> Result<Json<Hit>, ApiError> {
-    let actor = caller.require(permission)?;
-    let hit = visible_hit(state, caller, id).await?;
+    Ok(Json(apply_change(state, &caller.0, id, change).await?))
+}
+
+/// Applies `change` for `actor`, who must hold the permission and be party to the hit in a
+/// role the change allows (see [`rule`]); the other parties are told.
+pub(crate) async fn apply_change(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    change: HitChange,
+) -> Result<Hit, ApiError> {
+    let (permission, roles) = rule(&change);
+    if !actor.permissions.has(permission) {
+        return Err(ApiError::forbidden(
+            permission,
+            format!(
+                "this needs the '{}' permission, which {} does not have",
+                permission.as_str(),
+                actor.username
+            ),
+        ));
+    }
+    let hit = visible_hit(state, actor, id).await?;
     let allowed = roles.is_empty()
         || roles.iter().any(|role| hit.has_role(actor.org_id, role))
         || (roles.contains(&"secretariat") && actor.org_kind == OrgKind::Secretariat);
@@ -199,7 +234,7 @@ async fn change(
         .change_hit(&AuditWho::from(actor), id, &change)
         .await?;
     state.wake.ring();
-    Ok(Json(changed))
+    Ok(changed)
 }
 
 /// The recording NCB confirms the hit is the recorded weapon. Every other party is told.
@@ -217,15 +252,7 @@ pub async fn confirm(
     JsonBody(body): JsonBody<Note>,
 ) -> Result<Json<Hit>, ApiError> {
     let note = text("note", body.note, false)?;
-    change(
-        &state,
-        &caller,
-        id,
-        Permission::Record,
-        &["recording_ncb"],
-        HitChange::Confirm { note },
-    )
-    .await
+    change(&state, &caller, id, HitChange::Confirm { note }).await
 }
 
 /// The recording NCB says the hit is not the recorded weapon. Every other party is told.
@@ -243,15 +270,7 @@ pub async fn reject(
     JsonBody(body): JsonBody<Note>,
 ) -> Result<Json<Hit>, ApiError> {
     let note = text("note", body.note, false)?;
-    change(
-        &state,
-        &caller,
-        id,
-        Permission::Record,
-        &["recording_ncb"],
-        HitChange::Reject { note },
-    )
-    .await
+    change(&state, &caller, id, HitChange::Reject { note }).await
 }
 
 /// A message to the other parties of a hit.
@@ -268,15 +287,7 @@ pub async fn message(
     JsonBody(body): JsonBody<Message>,
 ) -> Result<Json<Hit>, ApiError> {
     let text = text("text", Some(body.text), true)?.unwrap_or_default();
-    change(
-        &state,
-        &caller,
-        id,
-        Permission::Check,
-        &[],
-        HitChange::Message { text },
-    )
-    .await
+    change(&state, &caller, id, HitChange::Message { text }).await
 }
 
 /// Closes a hit with an outcome: the searching organisation, the recording NCB or the
@@ -299,8 +310,6 @@ pub async fn close(
         &state,
         &caller,
         id,
-        Permission::Check,
-        &["searcher", "recording_ncb", "secretariat"],
         HitChange::Close {
             outcome: body.outcome,
             note,

@@ -115,8 +115,58 @@ pub async fn sign_in(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SignInRequest>,
 ) -> Result<Response, ApiError> {
+    let opened = open_session(&state, &request.username, request.password).await?;
+    let signed_in = SignedIn {
+        actor: opened.actor,
+        credential: Credential::Session(hash_token(&opened.session)),
+    };
+    let mut response = Json(SessionOpened {
+        me: me(&signed_in),
+        csrf_token: opened.csrf_token,
+        expires_at: opened.expires_at,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session_cookie(&opened.session)).expect("cookie is ASCII"),
+    );
+    Ok(response)
+}
+
+/// A session just opened by a password.
+pub(crate) struct OpenedSession {
+    /// Who signed in.
+    pub actor: armstrace_core::Actor,
+    /// The session's secret, for the cookie.
+    pub session: String,
+    /// The token a request that changes something must carry.
+    pub csrf_token: String,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The `Set-Cookie` value of a session.
+pub(crate) fn session_cookie(session: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        SESSION_HOURS * 3600
+    )
+}
+
+/// The `Set-Cookie` value that ends a session in the browser.
+pub(crate) const CLEARED_SESSION_COOKIE: &str =
+    "armstrace_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0";
+
+/// Checks a password, counting failures and locking after repeated ones, refuses a suspended
+/// organisation, and opens a session; every outcome is audited. Shared by the API and the web
+/// pages.
+pub(crate) async fn open_session(
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> Result<OpenedSession, ApiError> {
     let now = Utc::now();
-    let credentials = state.store.credentials(&request.username).await?;
+    let credentials = state.store.credentials(username).await?;
     if let Some(until) = credentials
         .as_ref()
         .and_then(|c| c.locked_until)
@@ -134,7 +184,6 @@ pub async fn sign_in(
         .as_ref()
         .and_then(|c| c.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    let password = request.password;
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -146,7 +195,7 @@ pub async fn sign_in(
     let Some(credentials) = credentials.filter(|_| matches && known) else {
         let who = match &unverified {
             Some(actor) => AuditWho::from(actor),
-            None => AuditWho::unknown(&request.username),
+            None => AuditWho::unknown(username),
         };
         let event =
             AuditEvent::new(who, "signin.failure").detail(json!({ "reason": "bad_credentials" }));
@@ -174,25 +223,12 @@ pub async fn sign_in(
         .store
         .start_session(event, &hash_token(&session), &csrf_token, expires_at)
         .await?;
-    let signed_in = SignedIn {
+    Ok(OpenedSession {
         actor,
-        credential: Credential::Session(hash_token(&session)),
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        SESSION_HOURS * 3600
-    );
-    let mut response = Json(SessionOpened {
-        me: me(&signed_in),
+        session,
         csrf_token,
         expires_at,
     })
-    .into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
-    );
-    Ok(response)
 }
 
 fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
@@ -227,10 +263,7 @@ pub async fn sign_out(
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"
-        ))
-        .expect("cookie is ASCII"),
+        HeaderValue::from_static(CLEARED_SESSION_COOKIE),
     );
     Ok(response)
 }

@@ -1,0 +1,385 @@
+//! The web interface for officers, NCBs and the secretariat: server-rendered pages, usable
+//! before any script runs, in the user's language, on the same rules as the API (the handlers
+//! call the same functions, so what a page hides the server also refuses).
+
+mod i18n;
+mod pages;
+
+use std::sync::LazyLock;
+
+use armstrace_core::{Actor, OrgState};
+use axum::Router;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+
+pub use i18n::{Catalogue, LANGUAGES};
+
+use crate::auth::{SESSION_COOKIE, cookie, hash_token};
+use crate::{ApiError, AppState};
+
+/// Every page of the interface.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign-out", post(pages::sign_out))
+        .route("/check", get(pages::check_form).post(pages::check))
+        .route("/hits", get(pages::hits))
+        .route("/hits/{id}", get(pages::hit))
+        .route("/hits/{id}/{action}", post(pages::hit_action))
+        .route("/notifications", get(pages::notifications))
+        .route("/notifications/read", post(pages::mark_read))
+        .route("/language/{code}", get(pages::language))
+        .route("/static/app.css", get(pages::stylesheet))
+        .route("/static/app.js", get(pages::script))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Pages allow nothing from elsewhere: no script but ours, no framing.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // `.html` templates escape every value they print.
+    for (name, source) in [
+        ("layout.html", include_str!("../templates/layout.html")),
+        ("sign_in.html", include_str!("../templates/sign_in.html")),
+        ("pending.html", include_str!("../templates/pending.html")),
+        ("home.html", include_str!("../templates/home.html")),
+        ("check.html", include_str!("../templates/check.html")),
+        ("hits.html", include_str!("../templates/hits.html")),
+        ("hit.html", include_str!("../templates/hit.html")),
+        (
+            "notifications.html",
+            include_str!("../templates/notifications.html"),
+        ),
+        ("error.html", include_str!("../templates/error.html")),
+    ] {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    env.add_function("t", |state: &minijinja::State, key: String| -> String {
+        catalogue_of(state).t(&key).to_string()
+    });
+    env.add_function(
+        "f",
+        |state: &minijinja::State, key: String, args: minijinja::value::Kwargs| -> String {
+            let values: Vec<(String, String)> = args
+                .args()
+                .map(|name| {
+                    let value: Value = args.get(name).unwrap_or_default();
+                    (name.to_string(), value.to_string())
+                })
+                .collect();
+            let pairs: Vec<(&str, &str)> = values
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            catalogue_of(state).f(&key, &pairs)
+        },
+    );
+    env
+});
+
+fn catalogue_of(state: &minijinja::State) -> &'static Catalogue {
+    state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(i18n::by_code))
+        .unwrap_or(&i18n::all()[0])
+}
+
+/// Who is looking at a page, in which language.
+pub struct Viewer {
+    /// The signed-in user.
+    pub actor: Actor,
+    /// The session's CSRF token, carried by every form.
+    pub csrf: String,
+    /// The language.
+    pub catalogue: &'static Catalogue,
+}
+
+/// A page that needs no sign-in knows only its language.
+pub struct Language(pub &'static Catalogue);
+
+impl<S: Send + Sync> FromRequestParts<S> for Language {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Language(i18n::for_request(&parts.headers)))
+    }
+}
+
+/// Why a page cannot be shown as asked.
+pub enum WebError {
+    /// Not signed in: to the sign-in page, and back afterwards.
+    SignIn(String),
+    /// Signed in for an organisation still waiting for approval.
+    Pending(Box<Viewer>),
+    /// An error shown as a page.
+    Page {
+        status: StatusCode,
+        catalogue: &'static Catalogue,
+        message: String,
+    },
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::SignIn(next) => {
+                let target = format!("/sign-in?next={}", encode(&next));
+                Redirect::to(&target).into_response()
+            }
+            WebError::Pending(viewer) => {
+                let approver = if viewer.actor.org_kind == armstrace_core::OrgKind::Partner {
+                    "approver_secretariat"
+                } else {
+                    "approver_ncb"
+                };
+                render(
+                    &viewer,
+                    "pending.html",
+                    context! { approver => viewer.catalogue.t(approver) },
+                )
+                .into_response()
+            }
+            WebError::Page {
+                status,
+                catalogue,
+                message,
+            } => {
+                let page = TEMPLATES
+                    .get_template("error.html")
+                    .and_then(|t| {
+                        t.render(context! {
+                            lang => catalogue.code,
+                            dir => if catalogue.rtl { "rtl" } else { "ltr" },
+                            message => message,
+                        })
+                    })
+                    .unwrap_or_else(|e| format!("error page: {e}"));
+                (status, Html(page)).into_response()
+            }
+        }
+    }
+}
+
+impl WebError {
+    /// The page for an error the shared rules raised, in words an officer understands.
+    pub fn from_api(error: ApiError, catalogue: &'static Catalogue) -> Self {
+        let (status, message) = match &error {
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, catalogue.t("error_not_found").into()),
+            ApiError::Forbidden { .. } | ApiError::Refused { .. } => {
+                (StatusCode::FORBIDDEN, catalogue.t("error_forbidden").into())
+            }
+            ApiError::Conflict { message, .. } => (
+                StatusCode::CONFLICT,
+                catalogue.f("error_conflict", &[("detail", message)]),
+            ),
+            ApiError::Unauthorized | ApiError::BadCredentials => {
+                return WebError::SignIn("/".into());
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "a page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    catalogue.t("error_internal").into(),
+                )
+            }
+            other => (StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+        };
+        WebError::Page {
+            status,
+            catalogue,
+            message,
+        }
+    }
+}
+
+/// Percent-encodes a path for a query parameter.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let catalogue = i18n::for_request(&parts.headers);
+        let here = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|uri| uri.0.path().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(WebError::SignIn(here));
+        };
+        let found = state
+            .store
+            .actor_for_session(&hash_token(&session), chrono::Utc::now())
+            .await
+            .map_err(|e| WebError::from_api(e.into(), catalogue))?;
+        let Some((actor, csrf)) = found else {
+            return Err(WebError::SignIn(here));
+        };
+        let viewer = Viewer {
+            actor,
+            csrf,
+            catalogue,
+        };
+        match viewer.actor.org_state {
+            OrgState::Approved => Ok(viewer),
+            OrgState::Pending => Err(WebError::Pending(Box::new(viewer))),
+            OrgState::Suspended => Err(WebError::Page {
+                status: StatusCode::FORBIDDEN,
+                message: catalogue.f("signin_suspended", &[("org", &viewer.actor.org_name)]),
+                catalogue,
+            }),
+        }
+    }
+}
+
+impl Viewer {
+    /// Refuses a form that does not carry the session's CSRF token.
+    pub fn check_form(&self, sent: &str) -> Result<(), WebError> {
+        let expected = self.csrf.as_bytes();
+        let same = sent.len() == expected.len()
+            && sent
+                .bytes()
+                .zip(expected)
+                .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(WebError::Page {
+                status: StatusCode::FORBIDDEN,
+                catalogue: self.catalogue,
+                message: self.catalogue.t("form_expired").into(),
+            })
+        }
+    }
+
+    /// The page for an error of the shared rules.
+    pub fn error(&self, error: impl Into<ApiError>) -> WebError {
+        WebError::from_api(error.into(), self.catalogue)
+    }
+}
+
+/// What every page's layout shows of the viewer.
+#[derive(Serialize)]
+struct Me<'a> {
+    username: &'a str,
+    organisation: &'a str,
+    may_check: bool,
+    may_record: bool,
+    may_admin: bool,
+}
+
+/// Renders `template` for `viewer` with `page` (its own values).
+pub fn render(viewer: &Viewer, template: &str, page: Value) -> Response {
+    let me = Me {
+        username: &viewer.actor.username,
+        organisation: &viewer.actor.org_name,
+        may_check: viewer
+            .actor
+            .permissions
+            .has(armstrace_core::Permission::Check),
+        may_record: viewer
+            .actor
+            .permissions
+            .has(armstrace_core::Permission::Record),
+        may_admin: viewer
+            .actor
+            .permissions
+            .has(armstrace_core::Permission::Admin),
+    };
+    render_with(
+        viewer.catalogue,
+        template,
+        context! { me => me, csrf => viewer.csrf, ..page },
+    )
+}
+
+/// Renders `template` in `catalogue`'s language, for anyone.
+pub fn render_with(catalogue: &'static Catalogue, template: &str, page: Value) -> Response {
+    let languages: Vec<Value> = i18n::all()
+        .iter()
+        .map(|c| context! { code => c.code, name => c.name })
+        .collect();
+    let result = TEMPLATES.get_template(template).and_then(|t| {
+        t.render(context! {
+            lang => catalogue.code,
+            dir => if catalogue.rtl { "rtl" } else { "ltr" },
+            languages => languages,
+            ..page
+        })
+    });
+    match result {
+        Ok(html) => {
+            let mut response = Html(html).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, template, "rendering a page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A safe place to go back to: a path of ours, never another site.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// A redirect after a form (303: the browser follows with a GET).
+pub fn see_other(path: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/")),
+    );
+    (StatusCode::SEE_OTHER, headers).into_response()
+}
