@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use armstrace_server::audit_log::AuditLog;
 use armstrace_server::checking::{
-    BatchLine, CheckAudit, advice, build_index, check_batch, check_one, new_check_id,
+    BatchCsv, BatchLine, CheckAudit, advice, build_index, check_batch, check_one, new_check_id,
 };
 use armstrace_server::hits::{HitPolicy, Wake};
 use armstrace_server::reference_table::ReferenceTable;
@@ -178,54 +178,11 @@ async fn write_batch(
         }
         return Ok(count);
     }
-    let mut writer = csv::Writer::from_writer(out);
+    let mut writer = BatchCsv::new(out);
     while let Some(line) = lines.recv().await {
-        if count == 0 {
-            let mut header: Vec<String> = line.input.keys().cloned().collect();
-            header.extend(MATCH_COLUMNS.iter().map(|c| c.to_string()));
-            writer.write_record(&header)?;
-        }
         count += 1;
-        let input: Vec<String> = line
-            .input
-            .values()
-            .map(|v| v.as_str().unwrap_or_default().to_string())
-            .collect();
-        if line.matches.is_empty() {
-            let mut row = input.clone();
-            row.extend(std::iter::repeat_n(String::new(), MATCH_COLUMNS.len() - 1));
-            row.push(line.error.clone().unwrap_or_default());
-            writer.write_record(&row)?;
-        }
-        for (rank, m) in line.matches.iter().enumerate() {
-            let mut row = input.clone();
-            row.extend([
-                (rank + 1).to_string(),
-                m.record_id.clone(),
-                m.recording_country.clone(),
-                m.serial_number.clone(),
-                m.make.clone(),
-                format!("{:?}", m.confidence).to_lowercase(),
-                format!("{:.2}", m.score),
-                m.differences.join("; "),
-                String::new(),
-            ]);
-            writer.write_record(&row)?;
-        }
+        writer.write(&line)?;
     }
-    writer.flush()?;
+    writer.finish()?;
     Ok(count)
 }
-
-/// Columns a CSV batch answer adds after the input's own.
-const MATCH_COLUMNS: [&str; 9] = [
-    "match_rank",
-    "match_record_id",
-    "match_recording_country",
-    "match_serial_number",
-    "match_make",
-    "match_confidence",
-    "match_score",
-    "match_differences",
-    "error",
-];

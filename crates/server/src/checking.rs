@@ -483,3 +483,79 @@ fn parse_rows<R: Read>(reader: R, out: mpsc::Sender<Result<Vec<BatchRow>, CheckE
         let _ = out.blocking_send(Ok(chunk));
     }
 }
+
+/// Columns a CSV batch answer adds after the input's own.
+pub const MATCH_COLUMNS: [&str; 10] = [
+    "match_rank",
+    "match_record_id",
+    "match_recording_country",
+    "match_serial_number",
+    "match_make",
+    "match_confidence",
+    "match_score",
+    "match_differences",
+    "hit_id",
+    "error",
+];
+
+/// A batch answer written as CSV: the input's columns, then one row per match (or one row
+/// with the error, or empty match columns, when there is none).
+pub struct BatchCsv<W: std::io::Write> {
+    writer: csv::Writer<W>,
+    started: bool,
+}
+
+impl<W: std::io::Write> BatchCsv<W> {
+    /// A writer to `out`.
+    pub fn new(out: W) -> Self {
+        BatchCsv {
+            writer: csv::Writer::from_writer(out),
+            started: false,
+        }
+    }
+
+    /// Writes one input row's answer (the header before the first).
+    pub fn write(&mut self, line: &BatchLine) -> Result<(), csv::Error> {
+        if !self.started {
+            self.started = true;
+            let mut header: Vec<String> = line.input.keys().cloned().collect();
+            header.extend(MATCH_COLUMNS.iter().map(|c| c.to_string()));
+            self.writer.write_record(&header)?;
+        }
+        let input: Vec<String> = line
+            .input
+            .values()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect();
+        if line.matches.is_empty() {
+            let mut row = input.clone();
+            row.extend(std::iter::repeat_n(String::new(), MATCH_COLUMNS.len() - 1));
+            row.push(line.error.clone().unwrap_or_default());
+            self.writer.write_record(&row)?;
+        }
+        for (rank, m) in line.matches.iter().enumerate() {
+            let mut row = input.clone();
+            row.extend([
+                (rank + 1).to_string(),
+                m.record_id.clone(),
+                m.recording_country.clone(),
+                m.serial_number.clone(),
+                m.make.clone(),
+                format!("{:?}", m.confidence).to_lowercase(),
+                format!("{:.2}", m.score),
+                m.differences.join("; "),
+                m.hit_id.map(|h| h.to_string()).unwrap_or_default(),
+                String::new(),
+            ]);
+            self.writer.write_record(&row)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and gives the output back.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.writer
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}

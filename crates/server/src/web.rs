@@ -4,6 +4,7 @@
 
 mod i18n;
 mod pages;
+mod work;
 
 use std::sync::LazyLock;
 
@@ -32,12 +33,22 @@ pub fn router() -> Router<AppState> {
         .route("/hits", get(pages::hits))
         .route("/hits/{id}", get(pages::hit))
         .route("/hits/{id}/{action}", post(pages::hit_action))
+        .route("/import", get(work::import_form).post(work::import_list))
+        .route("/import/rejects/{key}", get(work::rejects))
+        .route("/batch", get(work::batch_form).post(work::batch))
+        .route("/organisations", get(work::organisations))
+        .route(
+            "/organisations/{id}/{action}",
+            post(work::organisation_action),
+        )
         .route("/notifications", get(pages::notifications))
         .route("/notifications/read", post(pages::mark_read))
         .route("/language/{code}", get(pages::language))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/static/app.js", get(pages::script))
         .layer(axum::middleware::map_response(security_headers))
+        // Lists and batches stream through; no size limit on what a page may upload.
+        .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
 /// Pages allow nothing from elsewhere: no script but ours, no framing.
@@ -77,6 +88,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/notifications.html"),
         ),
         ("error.html", include_str!("../templates/error.html")),
+        ("import.html", include_str!("../templates/import.html")),
+        ("batch.html", include_str!("../templates/batch.html")),
+        (
+            "organisations.html",
+            include_str!("../templates/organisations.html"),
+        ),
     ] {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));

@@ -26,6 +26,49 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // Uploads (import, batch check) show how far they are; without the script the form simply
+  // posts and the answer comes as a page.
+  for (const form of document.querySelectorAll("form[data-progress]")) {
+    form.addEventListener("submit", (event) => {
+      const file = form.querySelector("input[type=file]");
+      if (!file || !file.files.length || !window.FormData) return;
+      event.preventDefault();
+      const target = (event.submitter && event.submitter.formAction) || form.action;
+      const box = form.querySelector(".progress");
+      const bar = box && box.querySelector("progress");
+      if (box) box.hidden = false;
+      for (const button of form.querySelectorAll("button")) button.disabled = true;
+      const request = new XMLHttpRequest();
+      request.open("POST", target);
+      request.responseType = "blob";
+      request.upload.addEventListener("progress", (progress) => {
+        if (bar && progress.lengthComputable) bar.value = Math.round(100 * progress.loaded / progress.total);
+      });
+      request.upload.addEventListener("load", () => { if (bar) bar.removeAttribute("value"); });
+      request.addEventListener("load", async () => {
+        const type = request.getResponseHeader("content-type") || "";
+        if (type.startsWith("text/csv")) {
+          const link = document.createElement("a");
+          link.href = URL.createObjectURL(request.response);
+          const named = /filename="([^"]+)"/.exec(request.getResponseHeader("content-disposition") || "");
+          link.download = named ? named[1] : "armstrace.csv";
+          document.body.append(link);
+          link.click();
+          link.remove();
+          if (box) box.hidden = true;
+          for (const button of form.querySelectorAll("button")) button.disabled = false;
+          return;
+        }
+        const html = await request.response.text();
+        document.open();
+        document.write(html);
+        document.close();
+      });
+      request.addEventListener("error", () => form.submit());
+      request.send(new FormData(form));
+    });
+  }
+
   const inbox = document.getElementById("inbox");
   if (inbox && window.EventSource) {
     const labels = document.getElementById("notification-labels");

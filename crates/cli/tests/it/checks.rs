@@ -253,7 +253,7 @@ fn the_command_line_checks_one_serial_and_a_batch() {
     let mut rows = text.lines();
     assert_eq!(
         rows.next().unwrap(),
-        "case,serial_number,match_rank,match_record_id,match_recording_country,match_serial_number,match_make,match_confidence,match_score,match_differences,error"
+        "case,serial_number,match_rank,match_record_id,match_recording_country,match_serial_number,match_make,match_confidence,match_score,match_differences,hit_id,error"
     );
     assert!(
         rows.next()

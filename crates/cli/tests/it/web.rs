@@ -182,3 +182,107 @@ async fn a_pending_organisation_is_explained_and_arabic_reads_right_to_left() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_batch() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,record,admin", PASSWORD);
+    installation.add_org("Police de Lyon", "police", Some("FR"));
+    let server = TestServer::start(&installation);
+    let base = server.url("");
+    let driver = Driver::start().await;
+    let ncb = driver.browser("ncb").await;
+    ncb.sign_in(&base, "ncb-fr", PASSWORD).await;
+    assert!(
+        ncb.wait_for_text("h1", "Home", Duration::from_secs(5))
+            .await
+    );
+    assert!(
+        ncb.text("main").await.contains("Police de Lyon"),
+        "the dashboard lists the pending agency"
+    );
+
+    // The NCB approves its country's agency.
+    ncb.open(&format!("{base}/organisations")).await;
+    assert!(
+        ncb.wait_for_text(
+            "tr[data-org='Police de Lyon']",
+            "Waiting for approval",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    ncb.click("tr[data-org='Police de Lyon'] button.approve")
+        .await;
+    assert!(
+        ncb.wait_for_text(
+            ".notice",
+            "Police de Lyon is approved",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    assert!(
+        ncb.wait_for_text(
+            "tr[data-org='Police de Lyon']",
+            "Approved",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    ncb.screenshots("organisations").await;
+
+    // An import with a bad row: the good rows go in, the bad one is listed with its reason.
+    let list = installation.path("list.csv");
+    std::fs::write(
+        &list,
+        format!(
+            "{}\nFR-L-1,LY40001,Glock,17,9mm Luger,pistol,AT,FR,stolen,2024-01-01\n\
+             FR-L-2,LY40002,Beretta,92,9mm,pistol,IT,FR,lost,2024-02-01\n\
+             FR-L-3,LY40003,Ижмаш,АКМ,7.62x39,assault_rifle,RU,FR,seized,2024-03-01\n\
+             FR-L-4,LY40004,Walther,P99,9mm,pistol,DE,FR,stolen,not a date\n",
+            crate::support::HEADER
+        ),
+    )
+    .unwrap();
+    ncb.open(&format!("{base}/import")).await;
+    ncb.fill("#list", list.to_str().unwrap()).await;
+    ncb.click("form[data-progress] button[type=submit]").await;
+    assert!(
+        ncb.wait_for_text("#imported", "3", Duration::from_secs(10))
+            .await
+    );
+    assert_eq!(ncb.text("#rejected").await, "1");
+    assert!(ncb.text("#rejects").await.contains("event_date"));
+    assert!(
+        ncb.client
+            .find(fantoccini::Locator::Css("#rejects-download"))
+            .await
+            .is_ok()
+    );
+    ncb.screenshots("import").await;
+
+    // A batch of serials: one is recorded.
+    let batch = installation.path("batch.csv");
+    std::fs::write(
+        &batch,
+        "serial_number,container\nLY-40003,MSCU1\nZZZ999999,MSCU2\nQQ1234567,MSCU3\n",
+    )
+    .unwrap();
+    ncb.open(&format!("{base}/batch")).await;
+    ncb.fill("#serials", batch.to_str().unwrap()).await;
+    ncb.click("form[data-progress] button[type=submit]:not(#batch-csv)")
+        .await;
+    assert!(
+        ncb.wait_for_text(
+            "#batch-summary",
+            "3 rows checked, 1 with a match",
+            Duration::from_secs(10)
+        )
+        .await
+    );
+    assert!(ncb.text("table").await.contains("FR-L-3"));
+    ncb.screenshots("batch").await;
+    ncb.close().await;
+}

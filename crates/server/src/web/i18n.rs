@@ -176,6 +176,10 @@ mod tests {
             include_str!("../../templates/hit.html"),
             include_str!("../../templates/notifications.html"),
             include_str!("../../templates/error.html"),
+            include_str!("../../templates/import.html"),
+            include_str!("../../templates/batch.html"),
+            include_str!("../../templates/organisations.html"),
+            include_str!("work.rs"),
             include_str!("pages.rs"),
             include_str!("../web.rs"),
         ];
