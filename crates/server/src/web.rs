@@ -4,6 +4,7 @@
 
 mod i18n;
 mod pages;
+mod records;
 mod work;
 
 use std::sync::LazyLock;
@@ -40,6 +41,17 @@ pub fn router() -> Router<AppState> {
         .route(
             "/organisations/{id}/{action}",
             post(work::organisation_action),
+        )
+        .route("/records", get(records::list))
+        .route("/records/new", get(records::new_form).post(records::create))
+        .route("/records/{id}", get(records::show))
+        .route(
+            "/records/{id}/edit",
+            get(records::edit_form).post(records::update),
+        )
+        .route(
+            "/records/{id}/delete",
+            get(records::delete_form).post(records::delete),
         )
         .route("/notifications", get(pages::notifications))
         .route("/notifications/read", post(pages::mark_read))
@@ -93,6 +105,16 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "organisations.html",
             include_str!("../templates/organisations.html"),
+        ),
+        ("records.html", include_str!("../templates/records.html")),
+        ("record.html", include_str!("../templates/record.html")),
+        (
+            "record_form.html",
+            include_str!("../templates/record_form.html"),
+        ),
+        (
+            "record_delete.html",
+            include_str!("../templates/record_delete.html"),
         ),
     ] {
         env.add_template(name, source)
@@ -399,4 +421,43 @@ pub fn see_other(path: &str) -> Response {
         HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/")),
     );
     (StatusCode::SEE_OTHER, headers).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_file_is_registered_and_compiles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                TEMPLATES.get_template(&name).is_ok(),
+                "templates/{name} is not registered in web.rs"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 15);
+    }
+
+    #[test]
+    fn markup_in_a_value_is_printed_as_text() {
+        let page = TEMPLATES
+            .get_template("error.html")
+            .unwrap()
+            .render(context! { lang => "en", dir => "ltr", message => "<script>alert(1)</script>" })
+            .unwrap();
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(!page.contains("<script>alert"));
+    }
+
+    #[test]
+    fn only_our_own_paths_are_gone_back_to() {
+        assert_eq!(local_path(Some("/hits/3")), "/hits/3");
+        assert_eq!(local_path(Some("//evil.example/")), "/");
+        assert_eq!(local_path(Some("https://evil.example/")), "/");
+        assert_eq!(local_path(None), "/");
+    }
 }

@@ -286,3 +286,99 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
     ncb.screenshots("batch").await;
     ncb.close().await;
 }
+
+#[tokio::test]
+async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_deleted() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,record", PASSWORD);
+    let server = TestServer::start(&installation);
+    let base = server.url("");
+    let driver = Driver::start().await;
+    let ncb = driver.browser("records").await;
+    ncb.sign_in(&base, "ncb-fr", PASSWORD).await;
+    assert!(
+        ncb.wait_for_text("h1", "Home", Duration::from_secs(5))
+            .await
+    );
+
+    // Missing serial and a date in the wrong form: both said beside their fields, the rest kept.
+    ncb.open(&format!("{base}/records/new")).await;
+    ncb.fill("#record_id", "FR-WEB-9").await;
+    ncb.fill("#make", "Beretta").await;
+    ncb.fill("#notes", "found in a car boot").await;
+    ncb.client
+        .find(fantoccini::Locator::Css("#firearm_type"))
+        .await
+        .unwrap()
+        .select_by_value("pistol")
+        .await
+        .unwrap();
+    ncb.client
+        .find(fantoccini::Locator::Css("#status"))
+        .await
+        .unwrap()
+        .select_by_value("stolen")
+        .await
+        .unwrap();
+    ncb.click(".record-form button[type=submit]").await;
+    assert!(
+        ncb.wait_for_text("#serial_number-error", "needed", Duration::from_secs(5))
+            .await
+    );
+    assert!(ncb.text("#event_date-error").await.contains("needed"));
+    let kept = ncb
+        .client
+        .find(fantoccini::Locator::Css("#notes"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("found in a car boot"));
+    ncb.screenshots("record-form-errors").await;
+    ncb.fill("#serial_number", "BR-771209").await;
+    ncb.client
+        .execute(
+            "document.getElementById('event_date').value = '2024-05-06';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    ncb.click(".record-form button[type=submit]").await;
+    assert!(
+        ncb.wait_for_text("h1", "Record", Duration::from_secs(5))
+            .await
+    );
+    assert!(ncb.text(".facts").await.contains("BR-771209"));
+    assert!(
+        ncb.text(".facts").await.contains("beretta"),
+        "the canonical make is shown"
+    );
+
+    // An edit shows in the history.
+    ncb.click("a[href$='/edit']").await;
+    ncb.fill("#model", "92FS").await;
+    ncb.click(".record-form button[type=submit]").await;
+    assert!(
+        ncb.wait_for_text(".thread", "92FS", Duration::from_secs(5))
+            .await
+    );
+    ncb.screenshots("record").await;
+
+    // Listed, then deleted after confirmation.
+    ncb.open(&format!("{base}/records?country=FR")).await;
+    assert!(
+        ncb.wait_for_text("table", "FR-WEB-9", Duration::from_secs(5))
+            .await
+    );
+    ncb.screenshots("records").await;
+    ncb.click("table a").await;
+    ncb.click("a[href$='/delete']").await;
+    ncb.click("#delete-confirm").await;
+    assert!(
+        ncb.wait_for_text(".notice", "deleted", Duration::from_secs(5))
+            .await
+    );
+    ncb.close().await;
+}

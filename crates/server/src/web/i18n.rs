@@ -180,6 +180,11 @@ mod tests {
             include_str!("../../templates/batch.html"),
             include_str!("../../templates/organisations.html"),
             include_str!("work.rs"),
+            include_str!("records.rs"),
+            include_str!("../../templates/records.html"),
+            include_str!("../../templates/record.html"),
+            include_str!("../../templates/record_form.html"),
+            include_str!("../../templates/record_delete.html"),
             include_str!("pages.rs"),
             include_str!("../web.rs"),
         ];
