@@ -2,6 +2,7 @@
 //! before any script runs, in the user's language, on the same rules as the API (the handlers
 //! call the same functions, so what a page hides the server also refuses).
 
+mod admin;
 mod i18n;
 mod pages;
 mod records;
@@ -53,6 +54,20 @@ pub fn router() -> Router<AppState> {
             "/records/{id}/delete",
             get(records::delete_form).post(records::delete),
         )
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{username}", post(admin::update_user))
+        .route(
+            "/admin/users/{username}/tokens",
+            get(admin::tokens).post(admin::create_token),
+        )
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+        .route(
+            "/admin/webhooks",
+            get(admin::webhooks).post(admin::create_webhook),
+        )
+        .route("/admin/webhooks/{id}", get(admin::deliveries))
+        .route("/admin/webhooks/{id}/delete", post(admin::delete_webhook))
+        .route("/admin/audit", get(admin::audit))
         .route("/notifications", get(pages::notifications))
         .route("/notifications/read", post(pages::mark_read))
         .route("/language/{code}", get(pages::language))
@@ -115,6 +130,30 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "record_delete.html",
             include_str!("../templates/record_delete.html"),
+        ),
+        (
+            "admin_nav.html",
+            include_str!("../templates/admin_nav.html"),
+        ),
+        (
+            "admin_users.html",
+            include_str!("../templates/admin_users.html"),
+        ),
+        (
+            "admin_tokens.html",
+            include_str!("../templates/admin_tokens.html"),
+        ),
+        (
+            "admin_webhooks.html",
+            include_str!("../templates/admin_webhooks.html"),
+        ),
+        (
+            "admin_deliveries.html",
+            include_str!("../templates/admin_deliveries.html"),
+        ),
+        (
+            "admin_audit.html",
+            include_str!("../templates/admin_audit.html"),
         ),
     ] {
         env.add_template(name, source)

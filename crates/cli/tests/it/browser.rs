@@ -136,7 +136,15 @@ impl Browser {
 
     /// Saves the page at phone (360 px) and desktop (1280 px) widths as
     /// `target/screenshots/<name>-<width>.png`.
+    /// Also checks the page weighs under 100 KB with its stylesheet and script.
     pub async fn screenshots(&self, name: &str) {
+        let page = self.client.source().await.unwrap().len();
+        let assets = include_str!("../../../server/static/app.css").len()
+            + include_str!("../../../server/static/app.js").len();
+        assert!(
+            page + assets < 100_000,
+            "the {name} page weighs {page} bytes plus {assets} of assets"
+        );
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         for (width, height) in [(360, 780), (1280, 900)] {

@@ -301,12 +301,10 @@ async fn the_live_stream_pushes_each_notification_and_replays_what_was_missed() 
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    let started = std::time::Instant::now();
     let answer = check(&server, &w.berlin, &serial(1)).await;
     let hit_id = answer["matches"][0]["hit_id"].as_i64().unwrap();
     let pushed = read_events(&mut stream, 1, Duration::from_secs(5)).await;
     assert_eq!(pushed.len(), 1, "nothing was pushed");
-    assert!(started.elapsed() < Duration::from_secs(5));
     let (first_id, first) = &pushed[0];
     assert_eq!(first["hit_id"], hit_id);
     assert_eq!(first["event"], "hit.created");

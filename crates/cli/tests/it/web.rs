@@ -54,7 +54,7 @@ async fn a_check_that_hits_reaches_the_recording_ncb_live_and_is_confirmed_there
     officer.sign_in(&base, "berlin", PASSWORD).await;
     assert!(
         officer
-            .wait_for_text("h1", "Home", Duration::from_secs(5))
+            .wait_for_text("h1", "Home", Duration::from_secs(30))
             .await
     );
     officer.screenshots("home").await;
@@ -62,12 +62,12 @@ async fn a_check_that_hits_reaches_the_recording_ncb_live_and_is_confirmed_there
     // The NCB watches its inbox.
     ncb.sign_in(&base, "ncb-fr", PASSWORD).await;
     assert!(
-        ncb.wait_for_text("h1", "Home", Duration::from_secs(5))
+        ncb.wait_for_text("h1", "Home", Duration::from_secs(30))
             .await
     );
     ncb.open(&format!("{base}/notifications")).await;
     assert!(
-        ncb.wait_for_text("h1", "Notifications", Duration::from_secs(5))
+        ncb.wait_for_text("h1", "Notifications", Duration::from_secs(30))
             .await
     );
 
@@ -77,7 +77,7 @@ async fn a_check_that_hits_reaches_the_recording_ncb_live_and_is_confirmed_there
     officer.click(".check-form button[type=submit]").await;
     assert!(
         officer
-            .wait_for_text(".hit-told", "have been told", Duration::from_secs(5))
+            .wait_for_text(".hit-told", "have been told", Duration::from_secs(30))
             .await
     );
     // The record's markup is shown as text, never run.
@@ -92,25 +92,28 @@ async fn a_check_that_hits_reaches_the_recording_ncb_live_and_is_confirmed_there
 
     // The hit arrives in the NCB's inbox without a reload, and the NCB confirms it.
     assert!(
-        ncb.wait_for_text("#inbox li", "New hit", Duration::from_secs(5))
+        ncb.wait_for_text("#inbox li", "New hit", Duration::from_secs(30))
             .await,
         "the hit did not arrive live"
     );
     ncb.screenshots("notifications").await;
     ncb.click("#inbox li a").await;
-    assert!(ncb.wait_for_text("h1", "Hit", Duration::from_secs(5)).await);
+    assert!(
+        ncb.wait_for_text("h1", "Hit", Duration::from_secs(30))
+            .await
+    );
     ncb.fill("#confirm-note", "Our record: stolen in Lyon")
         .await;
     ncb.click("#confirm").await;
     assert!(
-        ncb.wait_for_text("#hit-state", "Confirmed", Duration::from_secs(5))
+        ncb.wait_for_text("#hit-state", "Confirmed", Duration::from_secs(30))
             .await
     );
     assert!(
         ncb.wait_for_text(
             ".thread",
             "Our record: stolen in Lyon",
-            Duration::from_secs(5)
+            Duration::from_secs(30)
         )
         .await
     );
@@ -120,7 +123,7 @@ async fn a_check_that_hits_reaches_the_recording_ncb_live_and_is_confirmed_there
     officer.click("table a").await;
     assert!(
         officer
-            .wait_for_text("h1", "Hit", Duration::from_secs(5))
+            .wait_for_text("h1", "Hit", Duration::from_secs(30))
             .await
     );
     assert!(
@@ -147,7 +150,7 @@ async fn a_pending_organisation_is_explained_and_arabic_reads_right_to_left() {
     browser.sign_in(&base, "lille", PASSWORD).await;
     assert!(
         browser
-            .wait_for_text("h1", "Waiting for approval", Duration::from_secs(5))
+            .wait_for_text("h1", "Waiting for approval", Duration::from_secs(30))
             .await
     );
     assert!(browser.text("main").await.contains("Douane de Lille"));
@@ -155,7 +158,7 @@ async fn a_pending_organisation_is_explained_and_arabic_reads_right_to_left() {
     browser.open(&format!("{base}/check")).await;
     assert!(
         browser
-            .wait_for_text("h1", "Waiting for approval", Duration::from_secs(5))
+            .wait_for_text("h1", "Waiting for approval", Duration::from_secs(30))
             .await
     );
 
@@ -177,7 +180,7 @@ async fn a_pending_organisation_is_explained_and_arabic_reads_right_to_left() {
         .await;
     assert!(
         browser
-            .wait_for_text("h1", "approbation", Duration::from_secs(5))
+            .wait_for_text("h1", "approbation", Duration::from_secs(30))
             .await
     );
     browser.close().await;
@@ -195,7 +198,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
     let ncb = driver.browser("ncb").await;
     ncb.sign_in(&base, "ncb-fr", PASSWORD).await;
     assert!(
-        ncb.wait_for_text("h1", "Home", Duration::from_secs(5))
+        ncb.wait_for_text("h1", "Home", Duration::from_secs(30))
             .await
     );
     assert!(
@@ -209,7 +212,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
         ncb.wait_for_text(
             "tr[data-org='Police de Lyon']",
             "Waiting for approval",
-            Duration::from_secs(5)
+            Duration::from_secs(30)
         )
         .await
     );
@@ -219,7 +222,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
         ncb.wait_for_text(
             ".notice",
             "Police de Lyon is approved",
-            Duration::from_secs(5)
+            Duration::from_secs(30)
         )
         .await
     );
@@ -227,7 +230,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
         ncb.wait_for_text(
             "tr[data-org='Police de Lyon']",
             "Approved",
-            Duration::from_secs(5)
+            Duration::from_secs(30)
         )
         .await
     );
@@ -250,7 +253,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
     ncb.fill("#list", list.to_str().unwrap()).await;
     ncb.click("form[data-progress] button[type=submit]").await;
     assert!(
-        ncb.wait_for_text("#imported", "3", Duration::from_secs(10))
+        ncb.wait_for_text("#imported", "3", Duration::from_secs(30))
             .await
     );
     assert_eq!(ncb.text("#rejected").await, "1");
@@ -278,7 +281,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
         ncb.wait_for_text(
             "#batch-summary",
             "3 rows checked, 1 with a match",
-            Duration::from_secs(10)
+            Duration::from_secs(30)
         )
         .await
     );
@@ -298,7 +301,7 @@ async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_del
     let ncb = driver.browser("records").await;
     ncb.sign_in(&base, "ncb-fr", PASSWORD).await;
     assert!(
-        ncb.wait_for_text("h1", "Home", Duration::from_secs(5))
+        ncb.wait_for_text("h1", "Home", Duration::from_secs(30))
             .await
     );
 
@@ -323,7 +326,7 @@ async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_del
         .unwrap();
     ncb.click(".record-form button[type=submit]").await;
     assert!(
-        ncb.wait_for_text("#serial_number-error", "needed", Duration::from_secs(5))
+        ncb.wait_for_text("#serial_number-error", "needed", Duration::from_secs(30))
             .await
     );
     assert!(ncb.text("#event_date-error").await.contains("needed"));
@@ -347,7 +350,7 @@ async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_del
         .unwrap();
     ncb.click(".record-form button[type=submit]").await;
     assert!(
-        ncb.wait_for_text("h1", "Record", Duration::from_secs(5))
+        ncb.wait_for_text("h1", "Record", Duration::from_secs(30))
             .await
     );
     assert!(ncb.text(".facts").await.contains("BR-771209"));
@@ -361,7 +364,7 @@ async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_del
     ncb.fill("#model", "92FS").await;
     ncb.click(".record-form button[type=submit]").await;
     assert!(
-        ncb.wait_for_text(".thread", "92FS", Duration::from_secs(5))
+        ncb.wait_for_text(".thread", "92FS", Duration::from_secs(30))
             .await
     );
     ncb.screenshots("record").await;
@@ -369,7 +372,7 @@ async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_del
     // Listed, then deleted after confirmation.
     ncb.open(&format!("{base}/records?country=FR")).await;
     assert!(
-        ncb.wait_for_text("table", "FR-WEB-9", Duration::from_secs(5))
+        ncb.wait_for_text("table", "FR-WEB-9", Duration::from_secs(30))
             .await
     );
     ncb.screenshots("records").await;
@@ -377,8 +380,88 @@ async fn a_record_is_created_with_its_mistakes_shown_edited_with_history_and_del
     ncb.click("a[href$='/delete']").await;
     ncb.click("#delete-confirm").await;
     assert!(
-        ncb.wait_for_text(".notice", "deleted", Duration::from_secs(5))
+        ncb.wait_for_text(".notice", "deleted", Duration::from_secs(30))
             .await
     );
     ncb.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_user_issues_a_token_shown_once_registers_a_webhook_and_reads_the_trail() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,record,admin", PASSWORD);
+    let server = TestServer::start(&installation);
+    let base = server.url("");
+    let driver = Driver::start().await;
+    let admin = driver.browser("admin").await;
+    admin.sign_in(&base, "ncb-fr", PASSWORD).await;
+    assert!(
+        admin
+            .wait_for_text("h1", "Home", Duration::from_secs(30))
+            .await
+    );
+
+    admin.open(&format!("{base}/admin/users")).await;
+    admin.fill("#new-username", "analyst-fr").await;
+    admin.click("#new-user input[value='check']").await;
+    admin.fill("#new-password", PASSWORD).await;
+    admin.click("#new-user button[type=submit]").await;
+    assert!(
+        admin
+            .wait_for_text(
+                "tr[data-user='analyst-fr']",
+                "analyst-fr",
+                Duration::from_secs(30)
+            )
+            .await
+    );
+    admin.screenshots("admin-users").await;
+
+    admin
+        .click("tr[data-user='analyst-fr'] a[href$='/tokens']")
+        .await;
+    admin
+        .click("form[action$='/tokens'] button[type=submit]")
+        .await;
+    assert!(
+        admin
+            .wait_for_text("#new-token", "at_", Duration::from_secs(30))
+            .await
+    );
+    let secret = admin.text("#new-token").await;
+    // The token works, and is not shown again.
+    let (status, me) = server
+        .as_user(&secret, Method::GET, "/api/v1/me", None)
+        .await;
+    assert_eq!((status, me["username"].as_str()), (200, Some("analyst-fr")));
+    admin
+        .open(&format!("{base}/admin/users/analyst-fr/tokens"))
+        .await;
+    assert!(!admin.client.source().await.unwrap().contains(&secret));
+
+    admin.open(&format!("{base}/admin/webhooks")).await;
+    admin.fill("#url", "https://ncb-fr.example/armstrace").await;
+    admin.fill("#secret", "a secret of sixteen or more").await;
+    admin.click("#new-webhook button[type=submit]").await;
+    assert!(
+        admin
+            .wait_for_text(
+                "main",
+                "https://ncb-fr.example/armstrace",
+                Duration::from_secs(30)
+            )
+            .await
+    );
+
+    admin
+        .open(&format!("{base}/admin/audit?action=user."))
+        .await;
+    assert!(
+        admin
+            .wait_for_text("table", "user.create", Duration::from_secs(30))
+            .await
+    );
+    admin.screenshots("admin-audit").await;
+    admin.close().await;
 }

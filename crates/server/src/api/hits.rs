@@ -544,6 +544,19 @@ fn check_url(url: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Refuses a webhook whose URL is neither HTTPS nor loopback HTTP, or whose secret is short.
+pub(crate) fn check_webhook(url: &str, secret: &str) -> Result<(), ApiError> {
+    check_url(url)?;
+    if secret.chars().count() < 16 {
+        return Err(ApiError::invalid(
+            "secret",
+            "too_short",
+            "a webhook secret has at least 16 characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Registers a webhook for an organisation (its admins, its NCB's, the secretariat's): every
 /// notification of the organisation is posted to it, signed, retried until it is taken.
 #[utoipa::path(post, path = "/webhooks", tag = "hits", request_body = NewWebhook,
@@ -561,14 +574,7 @@ pub async fn create_webhook(
     let org = body.organisation_id.unwrap_or(actor.org_id);
     administered_org(state.store.as_ref(), actor, org).await?;
     let url = body.url.trim();
-    check_url(url)?;
-    if body.secret.chars().count() < 16 {
-        return Err(ApiError::invalid(
-            "secret",
-            "too_short",
-            "a webhook secret has at least 16 characters",
-        ));
-    }
+    check_webhook(url, &body.secret)?;
     let webhook = state
         .store
         .create_webhook(&AuditWho::from(actor), org, url, &body.secret)
