@@ -492,6 +492,55 @@ mod tests {
         assert!(!page.contains("<script>alert"));
     }
 
+    /// The WCAG contrast ratio of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let luminance = |hex: &str| {
+            let channel = |i: usize| {
+                let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+                if c <= 0.03928 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+        };
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn text_colours_meet_wcag_aa_contrast() {
+        let css = include_str!("../static/app.css");
+        let var = |name: &str| -> String {
+            let at = css
+                .find(&format!("--{name}:"))
+                .unwrap_or_else(|| panic!("--{name}"));
+            css[at..].split(':').nth(1).unwrap().trim()[..7].to_string()
+        };
+        // Text on its background, as the stylesheet pairs them.
+        let pairs = [
+            (var("ink"), var("bg")),
+            (var("ink"), var("panel")),
+            (var("muted"), var("bg")),
+            (var("muted"), var("panel")),
+            (var("accent"), var("bg")),
+            (var("accent-ink"), var("accent")),
+            (var("exact"), var("bg")),
+            (var("exact"), "#fdecec".to_string()),
+            ("#ffffff".to_string(), var("exact")),
+            ("#ffffff".to_string(), var("strong")),
+            ("#ffffff".to_string(), var("possible")),
+            (var("ok"), var("bg")),
+            (var("ink"), "#ffe08a".to_string()),
+            (var("ink"), "#fff6d6".to_string()),
+        ];
+        for (text, background) in pairs {
+            let ratio = contrast(&text, &background);
+            assert!(ratio >= 4.5, "{text} on {background}: {ratio:.2} < 4.5");
+        }
+    }
+
     #[test]
     fn only_our_own_paths_are_gone_back_to() {
         assert_eq!(local_path(Some("/hits/3")), "/hits/3");

@@ -9,16 +9,20 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("input", () => {
       clearTimeout(timer);
       const typed = input.value.trim();
-      if (typed.length < 2 || !list) return;
+      // A model is suggested among the models of the make given in another field.
+      const makeField = input.dataset.makeFrom && document.getElementById(input.dataset.makeFrom);
+      const make = makeField ? makeField.value.trim() : "";
+      if (!list || (makeField ? make.length < 2 : typed.length < 2)) return;
+      const query = encodeURIComponent(typed) + (makeField ? "&make=" + encodeURIComponent(make) : "");
       timer = setTimeout(async () => {
         try {
-          const response = await fetch(input.dataset.suggest + encodeURIComponent(typed) + "&limit=8",
+          const response = await fetch(input.dataset.suggest + query + "&limit=8",
             { credentials: "same-origin", headers: { accept: "application/json" } });
           if (!response.ok) return;
           const entries = await response.json();
           list.replaceChildren(...entries.map((entry) => {
             const option = document.createElement("option");
-            option.value = entry.canonical;
+            option.value = entry.canonical || entry.name;
             return option;
           }));
         } catch (_) { /* suggestions are a help, not a need */ }

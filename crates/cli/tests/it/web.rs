@@ -465,3 +465,65 @@ async fn an_admin_adds_a_user_issues_a_token_shown_once_registers_a_webhook_and_
     admin.screenshots("admin-audit").await;
     admin.close().await;
 }
+
+/// WebDriver's keys for Tab and Enter.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+#[tokio::test]
+async fn an_officer_signs_in_and_checks_with_the_keyboard_alone() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    let ncb_token = installation.add_user_with_token(&ncb_fr, "ncb-fr-system", "check,record");
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check", PASSWORD);
+    let server = TestServer::start(&installation);
+    let (status, _) = server
+        .as_user(
+            &ncb_token,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", "FR-KEY-1", "KB55012")),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let base = server.url("");
+    let driver = Driver::start().await;
+    let officer = driver.browser("keyboard").await;
+    officer.open(&format!("{base}/sign-in")).await;
+    // The username field has the focus; Tab to the password; Enter signs in.
+    let focused = officer.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("username")
+    );
+    focused.send_keys(&format!("ncb-fr{TAB}")).await.unwrap();
+    let focused = officer.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("password")
+    );
+    focused
+        .send_keys(&format!("{PASSWORD}{ENTER}"))
+        .await
+        .unwrap();
+    assert!(
+        officer
+            .wait_for_text("h1", "Home", Duration::from_secs(30))
+            .await
+    );
+    // On the check page the serial field has the focus; Enter checks.
+    officer.open(&format!("{base}/check")).await;
+    let focused = officer.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("serial_number")
+    );
+    focused.send_keys(&format!("KB55O12{ENTER}")).await.unwrap();
+    assert!(
+        officer
+            .wait_for_text(".matches", "FR-KEY-1", Duration::from_secs(30))
+            .await
+    );
+    assert!(officer.text(".why").await.contains("O read as 0"));
+    officer.close().await;
+}

@@ -382,10 +382,18 @@ pub async fn check(
     let (outcome, found) = match outcome {
         Ok(answer) => answer,
         Err(crate::checking::CheckError::Query(error)) => {
+            let message = match error {
+                armstrace_matcher::QueryError::Empty => {
+                    catalogue.t("check_error_empty").to_string()
+                }
+                armstrace_matcher::QueryError::TooFewReadable(n) => {
+                    catalogue.f("check_error_too_few", &[("count", &n.to_string())])
+                }
+            };
             let mut page = render(
                 &viewer,
                 "check.html",
-                context! { form => form, error => error.to_string() },
+                context! { form => form, error => message },
             );
             *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(page);

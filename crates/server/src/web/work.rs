@@ -206,7 +206,24 @@ pub async fn import_list(
                     let _ = rejects.write_record(&line);
                 }
                 if listed.len() < 100 {
-                    listed.push(context! { line => row.line, reasons => errors.join("; ") });
+                    // Shown in the viewer's language where the catalogue has the words.
+                    let shown: Vec<String> = row
+                        .errors
+                        .iter()
+                        .map(|e| {
+                            let words = catalogue.t(&format!("field_error_{}", e.code));
+                            let words = if words.is_empty() {
+                                e.message.as_str()
+                            } else {
+                                words
+                            };
+                            match catalogue.t(&format!("field_{}", e.field)) {
+                                "" => format!("{}: {words}", e.field),
+                                label => format!("{label}: {words}"),
+                            }
+                        })
+                        .collect();
+                    listed.push(context! { line => row.line, reasons => shown.join("; ") });
                 }
             }
             ImportEvent::Changed(records) => {
