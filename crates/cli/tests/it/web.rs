@@ -257,7 +257,7 @@ async fn an_ncb_approves_an_agency_imports_a_list_with_bad_rows_and_checks_a_bat
             .await
     );
     assert_eq!(ncb.text("#rejected").await, "1");
-    assert!(ncb.text("#rejects").await.contains("event_date"));
+    assert!(ncb.text("#rejects").await.contains("Date of the event"));
     assert!(
         ncb.client
             .find(fantoccini::Locator::Css("#rejects-download"))
