@@ -6,6 +6,7 @@ pub mod country;
 pub mod firearm;
 pub mod history;
 pub mod import_format;
+pub mod trace;
 pub mod validation;
 
 pub use access::{Actor, OrgKind, OrgRef, OrgState, Permission, Permissions};
