@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/webhooks/{id}", get(admin::deliveries))
         .route("/admin/webhooks/{id}/delete", post(admin::delete_webhook))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/duty-email", post(admin::set_duty_email))
         .route("/notifications", get(pages::notifications))
         .route("/notifications/read", post(pages::mark_read))
         .route("/language/{code}", get(pages::language))

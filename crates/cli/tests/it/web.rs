@@ -454,6 +454,18 @@ async fn an_admin_adds_a_user_issues_a_token_shown_once_registers_a_webhook_and_
             .await
     );
 
+    admin.fill("#address", "duty@ncb-fr.example").await;
+    admin.click("#duty-email button[type=submit]").await;
+    assert!(
+        admin
+            .wait_for_text(
+                ".notice",
+                "Duty e-mail address saved",
+                Duration::from_secs(30)
+            )
+            .await
+    );
+
     admin
         .open(&format!("{base}/admin/audit?action=user."))
         .await;

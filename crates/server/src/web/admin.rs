@@ -285,8 +285,14 @@ pub async fn webhooks(
     let notice = match query.done.as_deref() {
         Some("registered") => Some(catalogue.t("webhooks_registered")),
         Some("removed") => Some(catalogue.t("webhooks_removed")),
+        Some("duty") => Some(catalogue.t("duty_saved")),
         _ => None,
     };
+    let duty_email = state
+        .store
+        .duty_email(org_id)
+        .await
+        .map_err(|e| viewer.error(e))?;
     Ok(render(
         &viewer,
         "admin_webhooks.html",
@@ -296,8 +302,40 @@ pub async fn webhooks(
             orgs => administered(&state, &viewer, org_id).await?,
             hooks => hooks,
             notice => notice,
+            duty_email => duty_email,
         },
     ))
+}
+
+pub async fn set_duty_email(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<Vec<(String, String)>>,
+) -> PageResult {
+    require_admin(&viewer)?;
+    viewer.check_form(field(&form, "csrf_token"))?;
+    let org_id: i64 = field(&form, "org").parse().unwrap_or(viewer.actor.org_id);
+    administered_org(state.store.as_ref(), &viewer.actor, org_id)
+        .await
+        .map_err(|e| viewer.error(e))?;
+    let address = Some(field(&form, "address").trim()).filter(|a| !a.is_empty());
+    if let Some(address) = address
+        && address.parse::<lettre::Address>().is_err()
+    {
+        return Err(viewer.error(ApiError::invalid(
+            "address",
+            "invalid_email",
+            format!("'{address}' is not an e-mail address"),
+        )));
+    }
+    state
+        .store
+        .set_duty_email(&AuditWho::from(&viewer.actor), org_id, address)
+        .await
+        .map_err(|e| viewer.error(e))?;
+    Ok(see_other(&format!(
+        "/admin/webhooks?org={org_id}&done=duty"
+    )))
 }
 
 pub async fn create_webhook(
