@@ -68,6 +68,11 @@ enum BenchKind {
         /// What to ask: read a record, or check a serial.
         #[arg(long, value_enum, default_value = "read")]
         route: storage::Route,
+        /// The confidences that make a hit: every checked serial here is recorded, so
+        /// `exact,strong` makes a hit of every check (real operations hit a tiny fraction);
+        /// `none` measures the check and its audit entry alone.
+        #[arg(long, default_value = "none", value_parser = armstrace_server::hits::HitPolicy::parse)]
+        hit_policy: armstrace_server::hits::HitPolicy,
     },
 }
 
@@ -81,7 +86,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             concurrency,
             seed,
             route,
-        } => storage::bench_api(records, requests, concurrency, seed, route).await,
+            hit_policy,
+        } => storage::bench_api(records, requests, concurrency, seed, route, hit_policy).await,
         BenchKind::Check(args) => check::run(args).await,
         BenchKind::Hits {
             records,

@@ -97,6 +97,7 @@ pub async fn bench_api(
     concurrency: usize,
     seed: u64,
     route: Route,
+    hit_policy: armstrace_server::hits::HitPolicy,
 ) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     println!("preparing {records} records …");
@@ -137,6 +138,7 @@ pub async fn bench_api(
             reference.clone(),
             Limits::none(),
         );
+        state.hit_policy = hit_policy.clone();
         if !audited {
             state.audit = AuditLog::discarding(store.clone());
         }
