@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use armstrace_server::audit_log::AuditLog;
 use armstrace_server::checking::{
-    BatchCsv, BatchLine, CheckAudit, advice, build_index, check_batch, check_one, new_check_id,
+    BatchCsv, BatchLine, CheckAudit, Typed, advice, build_index, check_batch, check_one,
+    new_check_id,
 };
 use armstrace_server::hits::{HitPolicy, Wake};
 use armstrace_server::reference_table::ReferenceTable;
@@ -96,8 +97,11 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 &reference,
                 &audit,
                 &new_check_id(),
-                serial,
-                make,
+                Typed {
+                    serial,
+                    make,
+                    ..Typed::default()
+                },
                 detail,
             )
             .await?;

@@ -168,6 +168,20 @@ impl CheckAudit {
     }
 }
 
+/// What an officer typed for one check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Typed<'a> {
+    /// The serial as read.
+    pub serial: &'a str,
+    /// The make, if known.
+    pub make: Option<&'a str>,
+    /// The model, if known: among matches alike in every other way, those of this model
+    /// come first.
+    pub model: Option<&'a str>,
+    /// The calibre, if known: likewise.
+    pub calibre: Option<&'a str>,
+}
+
 /// Runs one check (identified by `check_id`), records it in the audit trail (with `detail`
 /// added to the entry) with the hits it makes, and fetches the records it found, best first.
 pub async fn check_one(
@@ -175,10 +189,10 @@ pub async fn check_one(
     reference: &ReferenceTable,
     audit: &CheckAudit,
     check_id: &str,
-    serial: &str,
-    make: Option<&str>,
+    typed: Typed<'_>,
     mut detail: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(CheckOutcome, Vec<FoundFirearm>), CheckError> {
+    let Typed { serial, make, .. } = typed;
     let corrected = make.and_then(|m| reference.check_make(index, m));
     if let Some(corrected) = &corrected {
         detail.insert("make_compared_as".into(), corrected.clone().into());
@@ -199,7 +213,7 @@ pub async fn check_one(
         .collect();
     let mut records: HashMap<FirearmId, Firearm> =
         recorded.records.into_iter().map(|f| (f.id, f)).collect();
-    let found = outcome
+    let mut found: Vec<FoundFirearm> = outcome
         .matches
         .iter()
         .filter_map(|m| {
@@ -208,7 +222,44 @@ pub async fn check_one(
                 .map(|firearm| found(m, firearm, hit_ids.get(&m.firearm_id).copied()))
         })
         .collect();
+    prefer_described(&mut found, reference, typed);
     Ok((outcome, found))
+}
+
+/// Among matches alike in confidence, kind, make and score, puts first those whose record's
+/// model and calibre are the ones typed (as the reference table resolves both). The engine's
+/// order stands otherwise: no model or calibre lifts a match above a better one.
+fn prefer_described(found: &mut [FoundFirearm], reference: &ReferenceTable, typed: Typed<'_>) {
+    if typed.model.is_none() && typed.calibre.is_none() {
+        return;
+    }
+    let resolver = reference.resolver();
+    let make = typed
+        .make
+        .and_then(|m| resolver.make(m).id().map(str::to_string));
+    let model = typed
+        .model
+        .and_then(|m| resolver.model(make.as_deref(), m).id().map(str::to_string));
+    let calibre = typed
+        .calibre
+        .and_then(|c| resolver.calibre(c).id().map(str::to_string));
+    let agreement = |f: &FoundFirearm| {
+        let canonical = &f.firearm.fields.canonical;
+        u8::from(model.is_some() && canonical.model == model)
+            + u8::from(calibre.is_some() && canonical.calibre == calibre)
+    };
+    let alike = |a: &FoundFirearm, b: &FoundFirearm| {
+        a.confidence == b.confidence && a.kind == b.kind && a.make == b.make && a.score == b.score
+    };
+    let mut start = 0;
+    while start < found.len() {
+        let mut end = start + 1;
+        while end < found.len() && alike(&found[start], &found[end]) {
+            end += 1;
+        }
+        found[start..end].sort_by_key(|f| std::cmp::Reverse(agreement(f)));
+        start = end;
+    }
 }
 
 fn found(m: &Match, firearm: Firearm, hit_id: Option<i64>) -> FoundFirearm {

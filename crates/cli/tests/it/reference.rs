@@ -514,3 +514,35 @@ async fn a_typo_in_the_checked_make_is_corrected_by_the_table_and_the_trail_says
         .unwrap_or_else(|| panic!("{audit}"));
     assert_eq!(typo["detail"]["make_compared_as"], "glock", "{typo}");
 }
+
+#[tokio::test]
+async fn among_equally_close_matches_the_model_and_calibre_typed_come_first() {
+    let (_installation, server) = TestServer::fresh();
+    for (id, model, calibre) in [("AT-17", "17", "9x19mm"), ("AT-22", "22", ".40 S&W")] {
+        let mut firearm = record("AT", id, "TWN4410");
+        firearm["model"] = json!(model);
+        firearm["calibre"] = json!(calibre);
+        let (status, _) = server.post("/api/v1/firearms", firearm).await;
+        assert_eq!(status, 201);
+    }
+    for (model, calibre, first) in [
+        ("G22", ".40 Smith & Wesson", "AT-22"),
+        ("G17", "9mm Luger", "AT-17"),
+    ] {
+        let (status, answer) = server
+            .post(
+                "/api/v1/checks",
+                json!({ "serial_number": "TWN4410", "make": "Glock", "model": model, "calibre": calibre }),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            answer["matches"][0]["firearm"]["record_id"], first,
+            "{answer}"
+        );
+        assert_eq!(
+            answer["matches"][0]["confidence"],
+            answer["matches"][1]["confidence"]
+        );
+    }
+}

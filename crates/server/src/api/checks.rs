@@ -15,7 +15,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use super::body::{JsonBody, media_type};
 use crate::auth::Authenticated;
 use crate::checking::{
-    CheckAudit, CheckError, FoundFirearm, advice, check_batch, check_one, new_check_id,
+    CheckAudit, CheckError, FoundFirearm, Typed, advice, check_batch, check_one, new_check_id,
 };
 use crate::error::Problem;
 use crate::{ApiError, AppState};
@@ -29,17 +29,10 @@ pub struct CheckRequest {
     pub serial_number: String,
     /// The make, in any spelling, if known: matches at that make rank first.
     pub make: Option<String>,
-    /// The model, if known. Accepted now; ranking by model comes with the reference table.
-    #[allow(
-        dead_code,
-        reason = "part of the documented request; ranking by it comes with the reference table"
-    )]
+    /// The model, if known: among matches alike in every other way, records of this model
+    /// (as the reference table resolves it) come first.
     pub model: Option<String>,
-    /// The calibre, if known. Accepted now; ranking by calibre comes with the reference table.
-    #[allow(
-        dead_code,
-        reason = "part of the documented request; ranking by it comes with the reference table"
-    )]
+    /// The calibre, if known: likewise.
     pub calibre: Option<String>,
     /// For a partner organisation checking for a country's customs administration that has no
     /// access of its own: that country's ISO code. The audit trail records both.
@@ -93,8 +86,12 @@ pub async fn check(
         &state.reference,
         &audit,
         &check_id,
-        &request.serial_number,
-        make,
+        Typed {
+            serial: &request.serial_number,
+            make,
+            model: request.model.as_deref(),
+            calibre: request.calibre.as_deref(),
+        },
         detail,
     )
     .await

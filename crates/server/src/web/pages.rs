@@ -374,8 +374,12 @@ pub async fn check(
         &state.reference,
         &audit,
         &new_check_id(),
-        &serial,
-        make,
+        crate::checking::Typed {
+            serial: &serial,
+            make,
+            model: Some(form.model.trim()).filter(|m| !m.is_empty()),
+            calibre: Some(form.calibre.trim()).filter(|c| !c.is_empty()),
+        },
         detail,
     )
     .await;
