@@ -373,6 +373,22 @@ impl Viewer {
     pub fn error(&self, error: impl Into<ApiError>) -> WebError {
         WebError::from_api(error.into(), self.catalogue)
     }
+
+    /// Refuses a viewer without `permission` (the page would not offer it either).
+    pub fn require(&self, permission: armstrace_core::Permission) -> Result<(), WebError> {
+        if self.actor.permissions.has(permission) {
+            Ok(())
+        } else {
+            Err(self.error(ApiError::forbidden(permission, "")))
+        }
+    }
+}
+
+/// A form that carries nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    /// The session's token.
+    pub csrf_token: String,
 }
 
 /// What every page's layout shows of the viewer.

@@ -11,19 +11,11 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{Catalogue, Viewer, WebError, encode, render, see_other};
+use super::{Catalogue, CsrfOnly, Viewer, WebError, encode, render, see_other};
 use crate::admin::{self, administered_org};
 use crate::{ApiError, AppState};
 
 type PageResult = Result<Response, WebError>;
-
-fn require_admin(viewer: &Viewer) -> Result<(), WebError> {
-    if viewer.actor.permissions.has(Permission::Admin) {
-        Ok(())
-    } else {
-        Err(viewer.error(ApiError::forbidden(Permission::Admin, "")))
-    }
-}
 
 #[derive(Deserialize, Default)]
 pub struct OrgQuery {
@@ -78,7 +70,7 @@ pub async fn users(
     viewer: Viewer,
     Query(query): Query<OrgQuery>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     let catalogue = viewer.catalogue;
     let org_id = query.org.unwrap_or(viewer.actor.org_id);
     let org = administered_org(state.store.as_ref(), &viewer.actor, org_id)
@@ -121,7 +113,7 @@ pub async fn create_user(
     viewer: Viewer,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     viewer.check_form(field(&form, "csrf_token"))?;
     let org_id: i64 = field(&form, "org").parse().unwrap_or(viewer.actor.org_id);
     let username = field(&form, "username").trim().to_string();
@@ -148,7 +140,7 @@ pub async fn update_user(
     Path(username): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     viewer.check_form(field(&form, "csrf_token"))?;
     let disabled = match field(&form, "state") {
         "disable" => Some(true),
@@ -217,7 +209,7 @@ pub async fn tokens(
     viewer: Viewer,
     Path(username): Path<String>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     tokens_page(&state, &viewer, &username, None).await
 }
 
@@ -227,7 +219,7 @@ pub async fn create_token(
     Path(username): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     viewer.check_form(field(&form, "csrf_token"))?;
     let days = admin::parse_days(field(&form, "days"))
         .map_err(|e| viewer.error(ApiError::invalid("days", "invalid_days", e)))?;
@@ -243,11 +235,6 @@ pub async fn create_token(
     .map_err(|e| viewer.error(e))?;
     // The secret is shown on this answer only; it is stored as a hash.
     tokens_page(&state, &viewer, &username, Some(created.secret)).await
-}
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: String,
 }
 
 pub async fn revoke_token(
@@ -271,7 +258,7 @@ pub async fn webhooks(
     viewer: Viewer,
     Query(query): Query<OrgQuery>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     let catalogue = viewer.catalogue;
     let org_id = query.org.unwrap_or(viewer.actor.org_id);
     let org = administered_org(state.store.as_ref(), &viewer.actor, org_id)
@@ -312,7 +299,7 @@ pub async fn set_duty_email(
     viewer: Viewer,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     viewer.check_form(field(&form, "csrf_token"))?;
     let org_id: i64 = field(&form, "org").parse().unwrap_or(viewer.actor.org_id);
     administered_org(state.store.as_ref(), &viewer.actor, org_id)
@@ -343,7 +330,7 @@ pub async fn create_webhook(
     viewer: Viewer,
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     viewer.check_form(field(&form, "csrf_token"))?;
     let org_id: i64 = field(&form, "org").parse().unwrap_or(viewer.actor.org_id);
     administered_org(state.store.as_ref(), &viewer.actor, org_id)
@@ -386,7 +373,7 @@ pub async fn delete_webhook(
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     viewer.check_form(&form.csrf_token)?;
     let hook = administered_webhook(&state, &viewer, id).await?;
     state
@@ -405,7 +392,7 @@ pub async fn deliveries(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     let hook = administered_webhook(&state, &viewer, id).await?;
     let log = state
         .store
@@ -445,7 +432,7 @@ pub async fn audit(
     viewer: Viewer,
     Query(query): Query<AuditQuery>,
 ) -> PageResult {
-    require_admin(&viewer)?;
+    viewer.require(Permission::Admin)?;
     if !viewer.actor.may_read_audit(viewer.actor.country) {
         return Err(viewer.error(ApiError::out_of_scope("")));
     }

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Catalogue, Language, Viewer, WebError, local_path, render, render_with, see_other};
+use super::{
+    Catalogue, CsrfOnly, Language, Viewer, WebError, local_path, render, render_with, see_other,
+};
 use crate::api::hits::{apply_change, rule, text, visible_hit};
 use crate::api::session::{CLEARED_SESSION_COOKIE, open_session, session_cookie};
 use crate::auth::{SESSION_COOKIE, cookie, hash_token};
@@ -89,16 +91,11 @@ pub async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf_token: String,
-}
-
 pub async fn sign_out(
     State(state): State<AppState>,
     viewer: Result<Viewer, WebError>,
     headers: axum::http::HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> PageResult {
     // A pending organisation's user signs out too.
     let viewer = match viewer {
@@ -222,24 +219,12 @@ pub struct CheckForm {
 }
 
 pub async fn check_form(viewer: Viewer) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     Ok(render(
         &viewer,
         "check.html",
         context! { form => CheckForm::default() },
     ))
-}
-
-fn require(viewer: &Viewer, permission: Permission) -> Result<(), WebError> {
-    if viewer.actor.permissions.has(permission) {
-        Ok(())
-    } else {
-        Err(WebError::Page {
-            status: StatusCode::FORBIDDEN,
-            catalogue: viewer.catalogue,
-            message: viewer.catalogue.t("error_forbidden").into(),
-        })
-    }
 }
 
 fn confidence_key(confidence: Confidence) -> &'static str {
@@ -350,7 +335,7 @@ pub async fn check(
     viewer: Viewer,
     Form(form): Form<CheckForm>,
 ) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     viewer.check_form(&form.csrf_token)?;
     let catalogue = viewer.catalogue;
     let serial = form.serial_number.trim().to_string();
@@ -452,7 +437,7 @@ pub async fn hits(
     viewer: Viewer,
     Query(query): Query<HitsQuery>,
 ) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     let filter = query.state.as_deref().and_then(HitState::parse);
     let scope = (viewer.actor.org_kind != OrgKind::Secretariat).then_some(viewer.actor.org_id);
     let found = state
@@ -482,7 +467,7 @@ const OUTCOMES: [HitOutcome; 6] = [
 ];
 
 pub async fn hit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     let hit = visible_hit(&state, &viewer.actor, id)
         .await
         .map_err(|e| viewer.error(e))?;
@@ -670,7 +655,7 @@ pub async fn notifications(State(state): State<AppState>, viewer: Viewer) -> Pag
 pub async fn mark_read(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> PageResult {
     viewer.check_form(&form.csrf_token)?;
     state

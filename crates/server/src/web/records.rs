@@ -14,21 +14,13 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Catalogue, Viewer, WebError, render, see_other};
+use super::{Catalogue, CsrfOnly, Viewer, WebError, render, see_other};
 use crate::checking::index_record;
 use crate::{ApiError, AppState};
 
 type PageResult = Result<Response, WebError>;
 
 const PAGE: u32 = 50;
-
-fn require(viewer: &Viewer, permission: Permission) -> Result<(), WebError> {
-    if viewer.actor.permissions.has(permission) {
-        Ok(())
-    } else {
-        Err(viewer.error(ApiError::forbidden(permission, "")))
-    }
-}
 
 #[derive(Deserialize, Serialize, Default)]
 pub struct ListQuery {
@@ -66,7 +58,7 @@ pub async fn list(
     viewer: Viewer,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     let catalogue = viewer.catalogue;
     let filter = FirearmFilter {
         recording_country: CountryCode::parse(query.country.trim()).ok(),
@@ -148,7 +140,7 @@ pub async fn show(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     let catalogue = viewer.catalogue;
     let firearm = load(&state, &viewer, id).await?;
     let history = state.store.history(id).await.map_err(|e| viewer.error(e))?;
@@ -372,6 +364,26 @@ impl RecordForm {
     }
 }
 
+impl RecordForm {
+    /// The record the form describes (in `country`, when the record has one already), or
+    /// every problem with it.
+    fn validated(
+        &self,
+        country: Option<CountryCode>,
+    ) -> Result<armstrace_core::FirearmFields, Vec<armstrace_core::FieldError>> {
+        let (mut input, year_problem) = self.input();
+        if let Some(country) = country {
+            input.recording_country = Some(country.to_string());
+        }
+        let today = armstrace_core::firearm::latest_date_anywhere(chrono::Utc::now());
+        match (input.validate(today), year_problem) {
+            (Ok(fields), None) => Ok(fields),
+            (Ok(_), Some(problem)) => Err(vec![problem]),
+            (Err(errors), problem) => Err(errors.0.into_iter().chain(problem).collect()),
+        }
+    }
+}
+
 /// Each field's problems, in the viewer's language where the catalogue has the words.
 fn field_errors(catalogue: &Catalogue, errors: &[armstrace_core::FieldError]) -> Value {
     let mut by_field = std::collections::BTreeMap::<String, Vec<String>>::new();
@@ -423,7 +435,7 @@ fn form_page(
 }
 
 pub async fn new_form(viewer: Viewer) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     Ok(form_page(&viewer, &RecordForm::default(), None, &[], None))
 }
 
@@ -432,22 +444,11 @@ pub async fn create(
     viewer: Viewer,
     Form(form): Form<RecordForm>,
 ) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     viewer.check_form(&form.csrf_token)?;
-    let (input, year_problem) = form.input();
-    let mut fields = match (
-        input.validate(armstrace_core::firearm::latest_date_anywhere(
-            chrono::Utc::now(),
-        )),
-        year_problem,
-    ) {
-        (Ok(fields), None) => fields,
-        (Ok(_), Some(problem)) => return Ok(form_page(&viewer, &form, None, &[problem], None)),
-        (Err(errors), problem) => {
-            let mut errors = errors.0;
-            errors.extend(problem);
-            return Ok(form_page(&viewer, &form, None, &errors, None));
-        }
+    let mut fields = match form.validated(None) {
+        Ok(fields) => fields,
+        Err(errors) => return Ok(form_page(&viewer, &form, None, &errors, None)),
     };
     if !viewer.actor.may_record_for(fields.recording_country) {
         let refused = armstrace_core::FieldError::new(
@@ -483,7 +484,7 @@ pub async fn edit_form(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     let firearm = load(&state, &viewer, id).await?;
     if !viewer
         .actor
@@ -507,7 +508,7 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(form): Form<RecordForm>,
 ) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     viewer.check_form(&form.csrf_token)?;
     let current = load(&state, &viewer, id).await?;
     if !viewer
@@ -516,22 +517,10 @@ pub async fn update(
     {
         return Err(viewer.error(ApiError::forbidden(Permission::Record, "")));
     }
-    let (mut input, year_problem) = form.input();
     // A record's country never changes; the form shows it but does not send it back altered.
-    input.recording_country = Some(current.fields.recording_country.to_string());
-    let mut fields = match (
-        input.validate(armstrace_core::firearm::latest_date_anywhere(
-            chrono::Utc::now(),
-        )),
-        year_problem,
-    ) {
-        (Ok(fields), None) => fields,
-        (Ok(_), Some(problem)) => return Ok(form_page(&viewer, &form, Some(id), &[problem], None)),
-        (Err(errors), problem) => {
-            let mut errors = errors.0;
-            errors.extend(problem);
-            return Ok(form_page(&viewer, &form, Some(id), &errors, None));
-        }
+    let mut fields = match form.validated(Some(current.fields.recording_country)) {
+        Ok(fields) => fields,
+        Err(errors) => return Ok(form_page(&viewer, &form, Some(id), &errors, None)),
     };
     Canonicaliser::new(state.reference.resolver()).fill(&mut fields);
     match state
@@ -560,7 +549,7 @@ pub async fn delete_form(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     let firearm = load(&state, &viewer, id).await?;
     if !viewer
         .actor
@@ -576,18 +565,13 @@ pub async fn delete_form(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: String,
-}
-
 pub async fn delete(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     viewer.check_form(&form.csrf_token)?;
     let firearm = load(&state, &viewer, id).await?;
     if !viewer

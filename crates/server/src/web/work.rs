@@ -16,7 +16,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use super::{Viewer, WebError, render, see_other};
+use super::{CsrfOnly, Viewer, WebError, render, see_other};
 use crate::checking::{BatchCsv, BatchLine, check_batch, index_fields};
 use crate::{ApiError, AppState};
 
@@ -36,14 +36,6 @@ fn keep_rejects(user_id: i64, csv: String) -> String {
     kept.retain(|_, (_, at, _)| at.elapsed() < KEPT);
     kept.insert(key.clone(), (user_id, Instant::now(), csv));
     key
-}
-
-fn require(viewer: &Viewer, permission: Permission) -> Result<(), WebError> {
-    if viewer.actor.permissions.has(permission) {
-        Ok(())
-    } else {
-        Err(viewer.error(ApiError::forbidden(permission, "")))
-    }
 }
 
 /// The chunks of an upload as they arrive.
@@ -151,7 +143,7 @@ async fn upload(
 }
 
 pub async fn import_form(viewer: Viewer) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     Ok(render(&viewer, "import.html", context! {}))
 }
 
@@ -160,7 +152,7 @@ pub async fn import_list(
     viewer: Viewer,
     multipart: Multipart,
 ) -> PageResult {
-    require(&viewer, Permission::Record)?;
+    viewer.require(Permission::Record)?;
     let catalogue = viewer.catalogue;
     let reader = upload(&viewer, multipart, "list").await?;
     let Some(reader) = reader else {
@@ -290,7 +282,7 @@ pub async fn rejects(viewer: Viewer, Path(key): Path<String>) -> PageResult {
 }
 
 pub async fn batch_form(viewer: Viewer) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     Ok(render(&viewer, "batch.html", context! {}))
 }
 
@@ -305,7 +297,7 @@ pub async fn batch(
     Query(query): Query<BatchQuery>,
     multipart: Multipart,
 ) -> PageResult {
-    require(&viewer, Permission::Check)?;
+    viewer.require(Permission::Check)?;
     let catalogue = viewer.catalogue;
     let reader = upload(&viewer, multipart, "serials").await?;
     let Some(reader) = reader else {
@@ -415,7 +407,7 @@ pub async fn organisations(
     viewer: Viewer,
     Query(query): Query<OrgsQuery>,
 ) -> PageResult {
-    require(&viewer, Permission::Admin)?;
+    viewer.require(Permission::Admin)?;
     let catalogue = viewer.catalogue;
     let orgs = state
         .store
@@ -449,11 +441,6 @@ pub async fn organisations(
         "organisations.html",
         context! { orgs => rows, notice => notice },
     ))
-}
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: String,
 }
 
 pub async fn organisation_action(
