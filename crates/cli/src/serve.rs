@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// relay offers it is not attempted), smtp://host:port?tls=required or smtps://host:port.
     #[arg(long, env = "ARMSTRACE_SMTP_URL")]
     smtp_url: Option<String>,
+    /// Let webhooks point at this machine (127.0.0.1, ::1, localhost), over http:// too: for
+    /// tests and a receiver on the same host; refused otherwise, so that no organisation's
+    /// admin can make the service call into its own machine.
+    #[arg(long, env = "ARMSTRACE_ALLOW_LOOPBACK_WEBHOOKS")]
+    allow_loopback_webhooks: bool,
     /// The sender address of duty e-mail.
     #[arg(
         long,
@@ -101,6 +106,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut state = AppState::new(store.clone(), std::sync::Arc::new(index), reference, limits);
     state.hit_policy = args.hit_policy;
+    state.allow_loopback_webhooks = args.allow_loopback_webhooks;
     start_sender(
         store,
         state.wake.clone(),

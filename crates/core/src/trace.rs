@@ -146,11 +146,21 @@ pub struct Deadlines {
     pub answer_by: DateTime<Utc>,
 }
 
-/// `at` moved on by `days` working days (Monday to Friday; a request sent at the weekend
-/// counts from Monday), keeping the time of day.
+/// `at` moved on by `days` working days (Monday to Friday), keeping the time of day; a
+/// request sent at the weekend counts from the start of Monday.
 pub fn add_working_days(at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
     let weekend = |t: DateTime<Utc>| matches!(t.weekday(), Weekday::Sat | Weekday::Sun);
     let mut t = at;
+    if weekend(t) {
+        while weekend(t) {
+            t += Duration::days(1);
+        }
+        t = t
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc();
+    }
     let mut left = days;
     while left > 0 {
         t += Duration::days(1);
@@ -185,11 +195,8 @@ pub fn overdue(status: TraceStatus, deadlines: &Deadlines, now: DateTime<Utc>) -
     match status {
         TraceStatus::Sent if now > deadlines.answer_by => Some(Late::Answer),
         TraceStatus::Sent if now > deadlines.acknowledge_by => Some(Late::Acknowledgement),
-        TraceStatus::Acknowledged | TraceStatus::InformationRequested
-            if now > deadlines.answer_by =>
-        {
-            Some(Late::Answer)
-        }
+        // Waiting for the requester's information is not the recipient's delay.
+        TraceStatus::Acknowledged if now > deadlines.answer_by => Some(Late::Answer),
         _ => None,
     }
 }
@@ -403,10 +410,10 @@ mod tests {
             add_working_days(at(2026, 11, 20, 9), 10),
             at(2026, 12, 4, 9)
         );
-        // Sent on Saturday: due counts from the weekend, never falls on it.
+        // Sent on Saturday: the day counts from the start of Monday.
         assert_eq!(
             add_working_days(at(2026, 11, 21, 9), 1),
-            at(2026, 11, 23, 9)
+            at(2026, 11, 24, 0)
         );
     }
 
@@ -432,6 +439,14 @@ mod tests {
         );
         assert_eq!(
             overdue(TraceStatus::Answered, &routine, at(2027, 1, 1, 0)),
+            None
+        );
+        assert_eq!(
+            overdue(
+                TraceStatus::InformationRequested,
+                &routine,
+                at(2027, 1, 1, 0)
+            ),
             None
         );
     }

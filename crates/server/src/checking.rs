@@ -193,6 +193,8 @@ pub async fn check_one(
     mut detail: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(CheckOutcome, Vec<FoundFirearm>), CheckError> {
     let Typed { serial, make, .. } = typed;
+    // The entry names the check, as its hits do.
+    detail.insert("check_id".into(), check_id.into());
     let corrected = make.and_then(|m| reference.check_make(index, m));
     if let Some(corrected) = &corrected {
         detail.insert("make_compared_as".into(), corrected.clone().into());

@@ -234,9 +234,10 @@ pub fn start_sender(store: Arc<dyn Store>, wake: Wake, sending: Sending) {
             None
         }
     });
-    let lease = chrono::Duration::from_std(sending.timeout * 2 + Duration::from_secs(5))
+    let slowest = sending.timeout.max(SMTP_TIMEOUT);
+    let lease = chrono::Duration::from_std(slowest * 2 + Duration::from_secs(5))
         .unwrap_or(chrono::Duration::seconds(60));
-    let (results, recorded) = tokio::sync::mpsc::channel::<(i64, Attempt)>(CLAIM * 2);
+    let (results, recorded) = tokio::sync::mpsc::channel::<(i64, String, Attempt)>(CLAIM * 2);
     tokio::spawn(record_results(store.clone(), recorded));
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let shared = Arc::new((client, mailer, sending));
@@ -285,7 +286,9 @@ pub fn start_sender(store: Arc<dyn Store>, wake: Wake, sending: Sending) {
                     if let Some(error) = &attempt.error {
                         tracing::warn!(delivery = delivery.id, attempt = delivery.attempts + 1, %error, "delivery failed");
                     }
-                    let _ = results.send((delivery.id, attempt)).await;
+                    let _ = results
+                        .send((delivery.id, delivery.claim.clone(), attempt))
+                        .await;
                     drop(permit);
                 });
             }
@@ -298,7 +301,7 @@ pub fn start_sender(store: Arc<dyn Store>, wake: Wake, sending: Sending) {
 /// Records delivery results as they come, many per transaction.
 async fn record_results(
     store: Arc<dyn Store>,
-    mut results: tokio::sync::mpsc::Receiver<(i64, Attempt)>,
+    mut results: tokio::sync::mpsc::Receiver<(i64, String, Attempt)>,
 ) {
     while let Some(first) = results.recv().await {
         let mut group = vec![first];
@@ -317,10 +320,23 @@ async fn record_results(
 
 type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
 
+/// How long an SMTP relay has to take a message.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn mailer(smtp: &Smtp) -> Result<Mailer, String> {
     Mailer::from_url(&smtp.url)
-        .map(|builder| builder.timeout(Some(Duration::from_secs(10))).build())
-        .map_err(|e| format!("{}: {e}", smtp.url))
+        .map(|builder| builder.timeout(Some(SMTP_TIMEOUT)).build())
+        .map_err(|e| format!("{}: {e}", without_credentials(&smtp.url)))
+}
+
+/// A relay URL fit for a log line: any `user:password@` left out.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// The body a webhook receives for a notification.
@@ -468,6 +484,15 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn a_relay_s_password_never_reaches_a_message() {
+        assert_eq!(
+            without_credentials("smtps://duty:s3cret@relay.example:465"),
+            "smtps://relay.example:465"
+        );
+        assert_eq!(without_credentials("smtp://relay:25"), "smtp://relay:25");
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct AppState {
     pub hit_policy: HitPolicy,
     /// Rung when notifications are stored.
     pub wake: Wake,
+    /// Whether webhooks may point at this machine (tests, a receiver on the same host).
+    pub allow_loopback_webhooks: bool,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             reference,
             hit_policy: HitPolicy::default(),
             wake,
+            allow_loopback_webhooks: false,
             store,
             index,
         }

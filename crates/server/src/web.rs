@@ -351,14 +351,7 @@ impl FromRequestParts<AppState> for Viewer {
 impl Viewer {
     /// Refuses a form that does not carry the session's CSRF token.
     pub fn check_form(&self, sent: &str) -> Result<(), WebError> {
-        let expected = self.csrf.as_bytes();
-        let same = sent.len() == expected.len()
-            && sent
-                .bytes()
-                .zip(expected)
-                .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if same {
+        if crate::auth::constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
             Ok(())
         } else {
             Err(WebError::Page {
@@ -387,7 +380,8 @@ impl Viewer {
 /// A form that carries nothing but its CSRF token.
 #[derive(serde::Deserialize)]
 pub struct CsrfOnly {
-    /// The session's token.
+    /// The session's token (missing is refused like wrong).
+    #[serde(default)]
     pub csrf_token: String,
 }
 
@@ -461,10 +455,15 @@ pub fn render_with(catalogue: &'static Catalogue, template: &str, page: Value) -
 
 /// A safe place to go back to: a path of ours, never another site.
 pub fn local_path(next: Option<&str>) -> String {
+    // A browser drops tabs and line breaks from a URL and reads `\` as `/`, so `/\t/evil`
+    // would become `//evil`: only printable characters, and never a second `/` or `\` first.
+    let ours = |path: &str| {
+        path.starts_with('/')
+            && !path[1..].starts_with(['/', '\\'])
+            && path.chars().all(|c| c.is_ascii_graphic() && c != '\\')
+    };
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_string()
-        }
+        Some(path) if ours(path) => path.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -563,6 +562,9 @@ mod tests {
         assert_eq!(local_path(Some("/hits/3")), "/hits/3");
         assert_eq!(local_path(Some("//evil.example/")), "/");
         assert_eq!(local_path(Some("https://evil.example/")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example/")), "/");
+        assert_eq!(local_path(Some("/\\evil.example/")), "/");
+        assert_eq!(local_path(Some("/ /evil.example/")), "/");
         assert_eq!(local_path(None), "/");
     }
 }

@@ -321,6 +321,8 @@ pub struct Webhook {
 pub struct Delivery {
     /// The outbox row.
     pub id: i64,
+    /// The claim: its result is recorded only while the row is still this claim's.
+    pub claim: String,
     /// Where to: a webhook (with its secret) or an e-mail address.
     pub target: DeliveryTarget,
     /// Attempts made before this one.

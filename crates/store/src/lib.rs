@@ -169,6 +169,7 @@ pub struct FirearmFilter {
 pub enum Channel {
     Api,
     Import,
+    Web,
 }
 
 impl Channel {
@@ -177,6 +178,7 @@ impl Channel {
         match self {
             Channel::Api => "api",
             Channel::Import => "import",
+            Channel::Web => "web",
         }
     }
 }
@@ -419,7 +421,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<hits::Delivery>>;
     /// Records attempts at claimed deliveries (outbox id, attempt), in one transaction: each
     /// delivered, to be retried, or given up.
-    async fn finish_deliveries(&self, attempts: &[(i64, hits::Attempt)]) -> StoreResult<()>;
+    async fn finish_deliveries(&self, attempts: &[(i64, String, hits::Attempt)])
+    -> StoreResult<()>;
     /// A webhook's deliveries, newest first.
     async fn deliveries(&self, webhook_id: i64, limit: u32) -> StoreResult<Vec<hits::DeliveryLog>>;
 

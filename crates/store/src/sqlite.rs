@@ -411,7 +411,10 @@ impl Store for SqliteStore {
         hits::claim_deliveries(&self.writer, lease, limit).await
     }
 
-    async fn finish_deliveries(&self, attempts: &[(i64, crate::hits::Attempt)]) -> StoreResult<()> {
+    async fn finish_deliveries(
+        &self,
+        attempts: &[(i64, String, crate::hits::Attempt)],
+    ) -> StoreResult<()> {
         hits::finish_deliveries(&self.writer, attempts).await
     }
 

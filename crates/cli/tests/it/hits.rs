@@ -244,13 +244,24 @@ async fn one_organisation_in_two_roles_gets_one_notification() {
         events(&inbox(&server, &w.ncb_fr).await, hit_id),
         ["hit.created"]
     );
-    // A possible match makes no hit under the default policy.
+    // Under the default policy exactly the exact and strong matches make hits.
     let answer = check(&server, &w.ncb_fr, "QZ4O0?1").await;
-    for m in answer["matches"].as_array().unwrap() {
-        if m["confidence"] == "possible" {
-            assert!(m["hit_id"].is_null(), "{m}");
-        }
+    let matches = answer["matches"].as_array().unwrap();
+    assert!(!matches.is_empty());
+    for m in matches {
+        let hits = m["confidence"] == "exact" || m["confidence"] == "strong";
+        assert_eq!(m["hit_id"].is_i64(), hits, "{m}");
     }
+    // A service not told otherwise refuses webhooks to its own machine.
+    let (status, refused) = server
+        .as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(json!({ "url": "http://127.0.0.1:9/hook", "secret": SECRET })),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
 }
 
 /// Reads Server-Sent Events from `response` until `n` events have come or `most` passed.
@@ -346,7 +357,13 @@ async fn webhooks_are_signed_and_retried_through_failures_and_timeouts_until_tak
     let w = world();
     let server = TestServer::start_with(
         &w.installation,
-        &["--webhook-timeout-ms", "300", "--delivery-retry-ms", "100"],
+        &[
+            "--webhook-timeout-ms",
+            "300",
+            "--delivery-retry-ms",
+            "100",
+            "--allow-loopback-webhooks",
+        ],
     );
     // The first two attempts fail, the third answers too late, then it recovers.
     let receiver = Receiver::start(
@@ -374,6 +391,15 @@ async fn webhooks_are_signed_and_retried_through_failures_and_timeouts_until_tak
             &w.ncb_fr,
             Method::POST,
             "/api/v1/webhooks",
+            Some(json!({ "url": "https://10.1.2.3/hook", "secret": SECRET })),
+        )
+        .await;
+    assert_eq!(status, 422, "a private address is refused");
+    let (status, _) = server
+        .as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/webhooks",
             Some(json!({ "url": receiver.url(), "secret": "short" })),
         )
         .await;
@@ -395,6 +421,14 @@ async fn webhooks_are_signed_and_retried_through_failures_and_timeouts_until_tak
         received.iter().all(|d| d.signed),
         "a body was not signed right"
     );
+    // Every attempt at one notification carries the same idempotency key.
+    let mut keys = std::collections::HashMap::new();
+    for delivered in &received {
+        let key = keys
+            .entry(delivered.body["id"].as_i64().unwrap())
+            .or_insert_with(|| delivered.idempotency_key.clone());
+        assert_eq!(key, &delivered.idempotency_key);
+    }
     assert!(received.len() >= 6, "the failures were not retried");
     for delivered in received.iter().filter(|d| d.taken) {
         assert_eq!(delivered.body["event"], "hit.created");
@@ -453,7 +487,13 @@ async fn deliveries_pending_when_the_server_is_killed_arrive_after_restart() {
     let address = port.local_addr().unwrap();
     drop(port);
     let url = format!("http://{address}/hook");
-    let options = ["--webhook-timeout-ms", "500", "--delivery-retry-ms", "200"];
+    let options = [
+        "--webhook-timeout-ms",
+        "500",
+        "--delivery-retry-ms",
+        "200",
+        "--allow-loopback-webhooks",
+    ];
     let server = TestServer::start_with(&w.installation, &options);
     register(&server, &w.ncb_fr, &url, SECRET).await;
     register(&server, &w.berlin, &url, SECRET).await;

@@ -539,3 +539,74 @@ async fn an_officer_signs_in_and_checks_with_the_keyboard_alone() {
     assert!(officer.text(".why").await.contains("O read as 0"));
     officer.close().await;
 }
+
+#[tokio::test]
+async fn a_form_posted_without_the_session_s_token_is_refused() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,record,admin", PASSWORD);
+    let server = TestServer::start(&installation);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(server.url("/sign-in"))
+        .form(&[
+            ("username", "ncb-fr"),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    for (path, form) in [
+        ("/check", vec![("serial_number", "AB12345")]),
+        (
+            "/records/new",
+            vec![("record_id", "FR-X"), ("serial_number", "AB12345")],
+        ),
+        ("/notifications/read", vec![]),
+        (
+            "/admin/users",
+            vec![("username", "intruder"), ("permission", "admin")],
+        ),
+        ("/sign-out", vec![]),
+    ] {
+        for token in [None, Some("not-the-token")] {
+            let mut fields = form.clone();
+            if let Some(token) = token {
+                fields.push(("csrf_token", token));
+            }
+            let answer = client
+                .post(server.url(path))
+                .header("cookie", &cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 403, "{path} took a form without the token");
+        }
+    }
+    // Nothing was done: the user does not exist, the session still works.
+    let (status, _) = server.get("/api/v1/users/intruder/tokens").await;
+    assert_eq!(status, 404);
+    let home = client
+        .get(server.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+}

@@ -79,8 +79,7 @@ pub async fn check(
     .await?;
     let make = request.make.as_deref();
     let check_id = new_check_id();
-    let mut detail = serde_json::Map::new();
-    detail.insert("check_id".into(), check_id.clone().into());
+    let detail = serde_json::Map::new();
     let (outcome, matches) = check_one(
         &state.index,
         &state.reference,

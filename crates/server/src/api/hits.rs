@@ -493,7 +493,7 @@ fn tokio_stream_from<T>(mut receiver: tokio::sync::mpsc::Receiver<T>) -> impl St
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// `https://…`, or `http://` to 127.0.0.1, ::1 or localhost.
+    /// `https://` to a public host (loopback, `http://` too, only where the service allows it).
     pub url: String,
     /// At least 16 characters; every body is signed with it (`X-Armstrace-Signature:
     /// sha256=<hex HMAC-SHA256 of the body>`). Never shown again.
@@ -511,42 +511,74 @@ pub struct WebhookQuery {
     pub organisation_id: Option<i64>,
 }
 
-fn check_url(url: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| ApiError::invalid("url", "invalid_url", why.to_string());
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', '?']).next().unwrap_or_default();
-        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        });
-        if !["127.0.0.1", "localhost", "[::1]"].contains(&host) {
-            return Err(bad(
-                "use https://, or http:// only to this machine (127.0.0.1, ::1, localhost)",
-            ));
+/// Whether `address` is this machine, a private network or a link-local one: never a
+/// national system's public endpoint, and a way into networks the service can reach.
+fn internal(address: std::net::IpAddr) -> bool {
+    match address {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
         }
-        rest
-    } else {
-        return Err(bad("a webhook URL starts with https://"));
-    };
-    if rest.is_empty()
-        || rest.starts_with('/')
-        || url.len() > 2000
-        || url.contains(char::is_whitespace)
-    {
-        return Err(bad("the URL names no host, or is too long"));
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
     }
-    reqwest::Url::parse(url).map_err(|e| bad(&format!("not a URL: {e}")))?;
+}
+
+/// Refuses a URL that is not `https://` to a public host; `http://` and `https://` to this
+/// machine only when the service allows loopback webhooks (tests, a receiver on the same
+/// host).
+fn check_url(url: &str, allow_loopback: bool) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::invalid("url", "invalid_url", why.to_string());
+    if url.len() > 2000 || url.contains(char::is_whitespace) {
+        return Err(bad("the URL is too long or holds spaces"));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&format!("not a URL: {e}")))?;
+    let host = parsed.host().ok_or_else(|| bad("the URL names no host"))?;
+    let loopback = match &host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(v4) => v4.is_loopback(),
+        url::Host::Ipv6(v6) => v6.is_loopback(),
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(
+            "put no user or password in the URL; the secret signs every body",
+        ));
+    }
+    if loopback {
+        return if allow_loopback {
+            Ok(())
+        } else {
+            Err(bad(
+                "this service does not deliver to its own machine (serve --allow-loopback-webhooks)",
+            ))
+        };
+    }
+    if parsed.scheme() != "https" {
+        return Err(bad("a webhook URL starts with https://"));
+    }
+    let literal = match host {
+        url::Host::Ipv4(v4) => Some(std::net::IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(std::net::IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    };
+    if literal.is_some_and(internal) {
+        return Err(bad(
+            "a webhook goes to a public address, not a private or link-local one",
+        ));
+    }
     Ok(())
 }
 
-/// Refuses a webhook whose URL is neither HTTPS nor loopback HTTP, or whose secret is short.
-pub(crate) fn check_webhook(url: &str, secret: &str) -> Result<(), ApiError> {
-    check_url(url)?;
+pub(crate) fn check_webhook(url: &str, secret: &str, allow_loopback: bool) -> Result<(), ApiError> {
+    check_url(url, allow_loopback)?;
     if secret.chars().count() < 16 {
         return Err(ApiError::invalid(
             "secret",
@@ -574,7 +606,7 @@ pub async fn create_webhook(
     let org = body.organisation_id.unwrap_or(actor.org_id);
     administered_org(state.store.as_ref(), actor, org).await?;
     let url = body.url.trim();
-    check_webhook(url, &body.secret)?;
+    check_webhook(url, &body.secret, state.allow_loopback_webhooks)?;
     let webhook = state
         .store
         .create_webhook(&AuditWho::from(actor), org, url, &body.secret)

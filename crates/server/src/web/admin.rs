@@ -338,7 +338,8 @@ pub async fn create_webhook(
         .map_err(|e| viewer.error(e))?;
     let url = field(&form, "url").trim();
     let secret = field(&form, "secret");
-    crate::api::hits::check_webhook(url, secret).map_err(|e| viewer.error(e))?;
+    crate::api::hits::check_webhook(url, secret, state.allow_loopback_webhooks)
+        .map_err(|e| viewer.error(e))?;
     state
         .store
         .create_webhook(&AuditWho::from(&viewer.actor), org_id, url, secret)

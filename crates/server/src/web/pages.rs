@@ -72,7 +72,7 @@ pub async fn sign_in(
                 ),
                 ApiError::Refused { .. } => (
                     StatusCode::FORBIDDEN,
-                    catalogue.f("signin_suspended", &[("org", form.username.trim())]),
+                    catalogue.t("signin_org_suspended").to_string(),
                 ),
                 ApiError::BadCredentials => (
                     StatusCode::UNAUTHORIZED,
@@ -577,6 +577,7 @@ pub async fn hit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i
 
 #[derive(Deserialize)]
 pub struct HitActionForm {
+    #[serde(default)]
     csrf_token: String,
     note: Option<String>,
     text: Option<String>,

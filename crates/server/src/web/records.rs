@@ -464,7 +464,7 @@ pub async fn create(
     Canonicaliser::new(state.reference.resolver()).fill(&mut fields);
     match state
         .store
-        .create_firearm(&viewer.actor, &fields, armstrace_store::Channel::Api)
+        .create_firearm(&viewer.actor, &fields, armstrace_store::Channel::Web)
         .await
     {
         Ok(firearm) => {

@@ -498,13 +498,17 @@ pub(super) async fn claim_deliveries(
 ) -> StoreResult<Vec<Delivery>> {
     let now = Utc::now();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let claim = stamp(now + lease);
     let rows = sqlx::query(
         "UPDATE outbox SET claimed_until = ?1 WHERE id IN (SELECT id FROM outbox \
          WHERE state = 'pending' AND next_attempt_at <= ?2 \
-         AND (claimed_until IS NULL OR claimed_until <= ?2) ORDER BY id LIMIT ?3) \
+         AND (claimed_until IS NULL OR claimed_until <= ?2) \
+         AND (webhook_id IS NULL OR webhook_id IN \
+              (SELECT id FROM webhooks WHERE deleted_at IS NULL)) \
+         ORDER BY id LIMIT ?3) \
          RETURNING id, notification_id, channel, webhook_id, address, attempts",
     )
-    .bind(stamp(now + lease))
+    .bind(&claim)
     .bind(stamp(now))
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
@@ -539,6 +543,7 @@ pub(super) async fn claim_deliveries(
         .await?;
         claimed.push(Delivery {
             id,
+            claim: claim.clone(),
             target,
             attempts: row.try_get("attempts")?,
             notification: notification_from_row(&notification)?,
@@ -551,11 +556,11 @@ pub(super) async fn claim_deliveries(
 
 pub(super) async fn finish_deliveries(
     pool: &SqlitePool,
-    attempts: &[(i64, Attempt)],
+    attempts: &[(i64, String, Attempt)],
 ) -> StoreResult<()> {
     let now = stamp(Utc::now());
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    for (id, attempt) in attempts {
+    for (id, claim, attempt) in attempts {
         sqlx::query(
             "INSERT INTO delivery_attempts (outbox_id, at, status, error, millis) \
              VALUES (?, ?, ?, ?, ?)",
@@ -568,12 +573,16 @@ pub(super) async fn finish_deliveries(
         .execute(&mut *tx)
         .await?;
         if attempt.delivered() {
+            // Only while the row is still this claim's: a removed webhook's row stays failed,
+            // and a claim that ran out (another sender has the row) records nothing.
             sqlx::query(
                 "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, \
-                 delivered_at = ?, claimed_until = NULL, last_error = NULL WHERE id = ?",
+                 delivered_at = ?, claimed_until = NULL, last_error = NULL \
+                 WHERE id = ? AND state = 'pending' AND claimed_until = ?",
             )
             .bind(&now)
             .bind(id)
+            .bind(claim)
             .execute(&mut *tx)
             .await?;
         } else {
@@ -583,12 +592,14 @@ pub(super) async fn finish_deliveries(
             };
             sqlx::query(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?, \
-                 claimed_until = NULL, last_error = ? WHERE id = ?",
+                 claimed_until = NULL, last_error = ? \
+                 WHERE id = ? AND state = 'pending' AND claimed_until = ?",
             )
             .bind(state)
             .bind(next)
             .bind(attempt.error.as_deref())
             .bind(id)
+            .bind(claim)
             .execute(&mut *tx)
             .await?;
         }
