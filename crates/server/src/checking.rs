@@ -605,6 +605,11 @@ impl<W: std::io::Write> BatchCsv<W> {
         Ok(())
     }
 
+    /// Pushes what is buffered to the output.
+    pub fn flush(&mut self) -> Result<(), csv::Error> {
+        self.writer.flush().map_err(csv::Error::from)
+    }
+
     /// Flushes and gives the output back.
     pub fn finish(self) -> std::io::Result<W> {
         self.writer

@@ -610,3 +610,97 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
         .unwrap();
     assert_eq!(home.status(), 200);
 }
+
+#[tokio::test]
+async fn a_batch_s_csv_answer_streams_every_row_and_its_matches() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    let ncb_token = installation.add_user_with_token(&ncb_fr, "ncb-fr-system", "check,record");
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check", PASSWORD);
+    let server = TestServer::start(&installation);
+    let (status, _) = server
+        .as_user(
+            &ncb_token,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", "FR-CSV-1", "CSV90017")),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(server.url("/sign-in"))
+        .form(&[
+            ("username", "ncb-fr"),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = client
+        .get(server.url("/batch"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut list = String::from("serial_number,container\n");
+    for i in 0..3000 {
+        list.push_str(&format!("NOPE{i:06}X,BOX{i}\n"));
+    }
+    list.push_str("CSV-90017,BOX-HIT\n");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf)
+        .part(
+            "serials",
+            reqwest::multipart::Part::text(list)
+                .file_name("manifest.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        );
+    let answer = client
+        .post(server.url("/batch?format=csv"))
+        .header("cookie", &cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = answer.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("container,serial_number,match_rank"), "{}", lines[0]);
+    assert_eq!(
+        lines.len(),
+        1 + 3001,
+        "one line per row without a match, one per match"
+    );
+    let hit = lines.iter().find(|l| l.contains("BOX-HIT")).unwrap();
+    assert!(hit.contains("FR-CSV-1"), "{hit}");
+}

@@ -30,6 +30,9 @@ static REJECTS: LazyLock<Mutex<HashMap<String, Kept>>> = LazyLock::new(Mutex::de
 
 const KEPT: Duration = Duration::from_secs(3600);
 
+/// Refused rows kept for download per import (the counts cover them all).
+const MAX_KEPT_REJECTS: usize = 100_000;
+
 fn keep_rejects(user_id: i64, csv: String) -> String {
     let key = hex::encode(rand::random::<[u8; 16]>());
     let mut kept = REJECTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -168,6 +171,7 @@ pub async fn import_list(
     let mut rejects = csv::Writer::from_writer(Vec::new());
     let mut listed: Vec<Value> = Vec::new();
     let mut rejected_any = false;
+    let mut kept_rejects = 0_usize;
     let mut last = None;
     let result = import(
         state.store.as_ref(),
@@ -192,7 +196,9 @@ pub async fn import_list(
                     .iter()
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect();
-                if let RawRow::Csv(fields) = &row.raw {
+                kept_rejects += 1;
+                // The file to download holds at most this many refused rows.
+                if let (RawRow::Csv(fields), true) = (&row.raw, kept_rejects <= MAX_KEPT_REJECTS) {
                     let mut line = vec![row.line.to_string(), errors.join("; ")];
                     line.extend(fields.iter().cloned());
                     let _ = rejects.write_record(&line);
@@ -321,32 +327,52 @@ pub async fn batch(
         reader,
         lines_in,
     ));
-    let mut answered = Vec::new();
-    while let Some(line) = lines.recv().await {
-        answered.push(line);
-    }
-    match worker.await {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            let mut page = render(
-                &viewer,
-                "batch.html",
-                context! { error => catalogue.f("batch_error", &[("detail", &error.to_string())]) },
-            );
-            *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(page);
+    // The header is checked before any row is answered: no first line means an error or an
+    // empty list, said as a page.
+    let first = lines.recv().await;
+    let mut worker = Some(worker);
+    if first.is_none()
+        && let Some(worker) = worker.take()
+    {
+        match worker.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                let mut page = render(
+                    &viewer,
+                    "batch.html",
+                    context! { error => catalogue.f("batch_error", &[("detail", &error.to_string())]) },
+                );
+                *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                return Ok(page);
+            }
+            Err(error) => return Err(viewer.error(ApiError::Internal(error.to_string()))),
         }
-        Err(error) => return Err(viewer.error(ApiError::Internal(error.to_string()))),
     }
     if as_csv {
-        let mut csv = BatchCsv::new(Vec::new());
-        for line in &answered {
-            csv.write(line)
-                .map_err(|e| viewer.error(ApiError::Internal(e.to_string())))?;
-        }
-        let body = csv
-            .finish()
-            .map_err(|e| viewer.error(ApiError::Internal(e.to_string())))?;
+        // Streamed as the rows are checked, whatever the list's size.
+        let (chunks, body) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(16);
+        tokio::spawn(async move {
+            let buffer = SharedBuffer::default();
+            let mut csv = BatchCsv::new(buffer.clone());
+            let mut next = first;
+            while let Some(line) = next {
+                let written = csv
+                    .write(&line)
+                    .and_then(|()| csv.flush())
+                    .map(|()| buffer.take())
+                    .map_err(|e| std::io::Error::other(e.to_string()));
+                if chunks.send(written).await.is_err() {
+                    return;
+                }
+                next = lines.recv().await;
+            }
+            if let Some(worker) = worker {
+                let _ = worker.await;
+            }
+        });
+        let stream = futures::stream::unfold(body, |mut body| async move {
+            body.recv().await.map(|chunk| (chunk, body))
+        });
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -355,14 +381,28 @@ pub async fn batch(
                     "attachment; filename=\"batch-check.csv\"",
                 ),
             ],
-            body,
+            axum::body::Body::from_stream(stream),
         )
             .into_response());
     }
-    let matched = answered.iter().filter(|l| !l.matches.is_empty()).count();
+    // The page shows the first rows; every row is counted.
+    const SHOWN: usize = 2000;
+    let (mut total, mut matched) = (0_usize, 0_usize);
+    let mut answered = Vec::new();
+    let mut next = first;
+    while let Some(line) = next {
+        total += 1;
+        matched += usize::from(!line.matches.is_empty());
+        if answered.len() < SHOWN {
+            answered.push(line);
+        }
+        next = lines.recv().await;
+    }
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     let rows: Vec<Value> = answered
         .iter()
-        .take(2000)
         .enumerate()
         .map(|(i, line)| {
             let best = line.matches.first().map(|m| {
@@ -390,7 +430,7 @@ pub async fn batch(
         "batch.html",
         context! {
             done => true,
-            summary => catalogue.f("batch_rows", &[("rows", &answered.len().to_string()), ("matched", &matched.to_string())]),
+            summary => catalogue.f("batch_rows", &[("rows", &total.to_string()), ("matched", &matched.to_string())]),
             rows => rows,
         },
     ))
@@ -462,4 +502,28 @@ pub async fn organisation_action(
         "/organisations?done={done}&org={}",
         super::encode(&org.name)
     )))
+}
+
+/// Bytes written by one side and taken by the other, for an answer streamed as it is written.
+#[derive(Clone, Default)]
+struct SharedBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
