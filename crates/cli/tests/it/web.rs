@@ -695,7 +695,11 @@ async fn a_batch_s_csv_answer_streams_every_row_and_its_matches() {
     );
     let text = answer.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("container,serial_number,match_rank"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("container,serial_number,match_rank"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(
         lines.len(),
         1 + 3001,

@@ -171,6 +171,15 @@ pub(crate) fn text(
     }
 }
 
+/// Whether `actor`'s organisation is party to `hit` in a role that may make `change` (the
+/// permission is checked apart).
+pub(crate) fn party_may(actor: &Actor, hit: &Hit, change: &HitChange) -> bool {
+    let (_, roles) = rule(change);
+    roles.is_empty()
+        || roles.iter().any(|role| hit.has_role(actor.org_id, role))
+        || (roles.contains(&"secretariat") && actor.org_kind == OrgKind::Secretariat)
+}
+
 /// Who may make a change: the permission and the roles (any party when empty).
 pub(crate) fn rule(change: &HitChange) -> (Permission, &'static [&'static str]) {
     match change {
@@ -202,7 +211,7 @@ pub(crate) async fn apply_change(
     id: i64,
     change: HitChange,
 ) -> Result<Hit, ApiError> {
-    let (permission, roles) = rule(&change);
+    let (permission, _) = rule(&change);
     if !actor.permissions.has(permission) {
         return Err(ApiError::forbidden(
             permission,
@@ -214,10 +223,7 @@ pub(crate) async fn apply_change(
         ));
     }
     let hit = visible_hit(state, actor, id).await?;
-    let allowed = roles.is_empty()
-        || roles.iter().any(|role| hit.has_role(actor.org_id, role))
-        || (roles.contains(&"secretariat") && actor.org_kind == OrgKind::Secretariat);
-    if !allowed {
+    if !party_may(actor, &hit, &change) {
         return Err(ApiError::out_of_scope(match change {
             HitChange::Confirm { .. } | HitChange::Reject { .. } => format!(
                 "only the NCB of {}, which recorded the firearm, confirms or rejects this hit",
@@ -629,12 +635,20 @@ pub async fn list_webhooks(
 }
 
 /// A webhook of an organisation the caller administers; any other is "not found".
-async fn administered_webhook(
+pub(crate) async fn administered_webhook(
     state: &AppState,
-    caller: &Authenticated,
+    actor: &Actor,
     id: i64,
 ) -> Result<Webhook, ApiError> {
-    let actor = caller.require(Permission::Admin)?;
+    if !actor.permissions.has(Permission::Admin) {
+        return Err(ApiError::forbidden(
+            Permission::Admin,
+            format!(
+                "managing webhooks needs the 'admin' permission, which {} does not have",
+                actor.username
+            ),
+        ));
+    }
     let hook = state
         .store
         .webhook(id)
@@ -644,6 +658,19 @@ async fn administered_webhook(
         .await
         .map_err(|_| ApiError::NotFound(format!("webhook {id}")))?;
     Ok(hook)
+}
+
+/// An organisation's duty address as typed: none when empty, refused when not an address.
+pub(crate) fn parse_duty_email(address: Option<&str>) -> Result<Option<String>, ApiError> {
+    let address = address.map(str::trim).filter(|a| !a.is_empty());
+    match address {
+        Some(a) if a.parse::<lettre::Address>().is_err() => Err(ApiError::invalid(
+            "address",
+            "invalid_email",
+            format!("'{a}' is not an e-mail address"),
+        )),
+        other => Ok(other.map(str::to_string)),
+    }
 }
 
 /// Removes a webhook; what waits for it is not sent.
@@ -658,7 +685,7 @@ pub async fn delete_webhook(
     caller: Authenticated,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    administered_webhook(&state, &caller, id).await?;
+    administered_webhook(&state, &caller.0, id).await?;
     state
         .store
         .delete_webhook(&AuditWho::from(&caller.0), id)
@@ -678,7 +705,7 @@ pub async fn deliveries(
     caller: Authenticated,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<DeliveryLog>>, ApiError> {
-    administered_webhook(&state, &caller, id).await?;
+    administered_webhook(&state, &caller.0, id).await?;
     Ok(Json(state.store.deliveries(id, 500).await?))
 }
 
@@ -705,19 +732,7 @@ pub async fn set_duty_email(
     JsonBody(body): JsonBody<DutyEmail>,
 ) -> Result<Json<DutyEmail>, ApiError> {
     administered_org(state.store.as_ref(), &caller.0, id).await?;
-    let address = body
-        .address
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty());
-    if let Some(address) = &address
-        && address.parse::<lettre::Address>().is_err()
-    {
-        return Err(ApiError::invalid(
-            "address",
-            "invalid_email",
-            format!("'{address}' is not an e-mail address"),
-        ));
-    }
+    let address = parse_duty_email(body.address.as_deref())?;
     state
         .store
         .set_duty_email(&AuditWho::from(&caller.0), id, address.as_deref())

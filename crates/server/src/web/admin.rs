@@ -305,19 +305,11 @@ pub async fn set_duty_email(
     administered_org(state.store.as_ref(), &viewer.actor, org_id)
         .await
         .map_err(|e| viewer.error(e))?;
-    let address = Some(field(&form, "address").trim()).filter(|a| !a.is_empty());
-    if let Some(address) = address
-        && address.parse::<lettre::Address>().is_err()
-    {
-        return Err(viewer.error(ApiError::invalid(
-            "address",
-            "invalid_email",
-            format!("'{address}' is not an e-mail address"),
-        )));
-    }
+    let address = crate::api::hits::parse_duty_email(Some(field(&form, "address")))
+        .map_err(|e| viewer.error(e))?;
     state
         .store
-        .set_duty_email(&AuditWho::from(&viewer.actor), org_id, address)
+        .set_duty_email(&AuditWho::from(&viewer.actor), org_id, address.as_deref())
         .await
         .map_err(|e| viewer.error(e))?;
     Ok(see_other(&format!(
@@ -350,24 +342,6 @@ pub async fn create_webhook(
     )))
 }
 
-/// A webhook of an organisation the viewer administers.
-async fn administered_webhook(
-    state: &AppState,
-    viewer: &Viewer,
-    id: i64,
-) -> Result<armstrace_store::hits::Webhook, WebError> {
-    let hook = state
-        .store
-        .webhook(id)
-        .await
-        .map_err(|e| viewer.error(e))?
-        .ok_or_else(|| viewer.error(ApiError::NotFound(format!("webhook {id}"))))?;
-    administered_org(state.store.as_ref(), &viewer.actor, hook.org_id)
-        .await
-        .map_err(|_| viewer.error(ApiError::NotFound(format!("webhook {id}"))))?;
-    Ok(hook)
-}
-
 pub async fn delete_webhook(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -376,7 +350,9 @@ pub async fn delete_webhook(
 ) -> PageResult {
     viewer.require(Permission::Admin)?;
     viewer.check_form(&form.csrf_token)?;
-    let hook = administered_webhook(&state, &viewer, id).await?;
+    let hook = crate::api::hits::administered_webhook(&state, &viewer.actor, id)
+        .await
+        .map_err(|e| viewer.error(e))?;
     state
         .store
         .delete_webhook(&AuditWho::from(&viewer.actor), id)
@@ -394,7 +370,9 @@ pub async fn deliveries(
     Path(id): Path<i64>,
 ) -> PageResult {
     viewer.require(Permission::Admin)?;
-    let hook = administered_webhook(&state, &viewer, id).await?;
+    let hook = crate::api::hits::administered_webhook(&state, &viewer.actor, id)
+        .await
+        .map_err(|e| viewer.error(e))?;
     let log = state
         .store
         .deliveries(id, 200)

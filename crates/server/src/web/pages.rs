@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Catalogue, CsrfOnly, Language, Viewer, WebError, local_path, render, render_with, see_other,
 };
-use crate::api::hits::{apply_change, rule, text, visible_hit};
+use crate::api::hits::{apply_change, party_may, rule, text, visible_hit};
 use crate::api::session::{CLEARED_SESSION_COOKIE, open_session, session_cookie};
 use crate::auth::{SESSION_COOKIE, cookie, hash_token};
 use crate::checking::{FoundFirearm, check_one, new_check_id};
@@ -485,12 +485,9 @@ pub async fn hit(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i
     let actor = &viewer.actor;
     // Offer only what the rules allow this viewer.
     let may = |change: &HitChange| {
-        let (permission, roles) = rule(change);
         hit.state != HitState::Closed
-            && actor.permissions.has(permission)
-            && (roles.is_empty()
-                || roles.iter().any(|r| hit.has_role(actor.org_id, r))
-                || (roles.contains(&"secretariat") && actor.org_kind == OrgKind::Secretariat))
+            && actor.permissions.has(rule(change).0)
+            && party_may(actor, &hit, change)
     };
     let may_confirm = may(&HitChange::Confirm { note: None }) && hit.state != HitState::Confirmed;
     let may_reject = may(&HitChange::Reject { note: None }) && hit.state != HitState::Rejected;
