@@ -550,7 +550,8 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let signed_in = client
+    // A sign-in form posted from elsewhere (without the pairing the page gives) is refused.
+    let forged = client
         .post(server.url("/sign-in"))
         .form(&[
             ("username", "ncb-fr"),
@@ -560,17 +561,15 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    assert_eq!(forged.status(), 403);
+    assert!(
+        forged
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("armstrace_session="))
+    );
+    let cookie = form_sign_in(&client, &server, "ncb-fr").await;
     for (path, form) in [
         ("/check", vec![("serial_number", "AB12345")]),
         (
@@ -631,23 +630,7 @@ async fn a_batch_s_csv_answer_streams_every_row_and_its_matches() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let signed_in = client
-        .post(server.url("/sign-in"))
-        .form(&[
-            ("username", "ncb-fr"),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = form_sign_in(&client, &server, "ncb-fr").await;
     let page = client
         .get(server.url("/batch"))
         .header("cookie", &cookie)
@@ -707,4 +690,49 @@ async fn a_batch_s_csv_answer_streams_every_row_and_its_matches() {
     );
     let hit = lines.iter().find(|l| l.contains("BOX-HIT")).unwrap();
     assert!(hit.contains("FR-CSV-1"), "{hit}");
+}
+
+/// Signs in through the sign-in form as a browser does (the page's pairing cookie and token
+/// with the password); returns the session cookie.
+async fn form_sign_in(client: &reqwest::Client, server: &TestServer, username: &str) -> String {
+    let page = client.get(server.url("/sign-in")).send().await.unwrap();
+    let first_part = |value: &reqwest::header::HeaderValue| {
+        value
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let pairing = first_part(&page.headers()["set-cookie"]);
+    let html = page.text().await.unwrap();
+    let token = html
+        .split("name=\"signin_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let signed_in = client
+        .post(server.url("/sign-in"))
+        .header("cookie", pairing)
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("next", "/"),
+            ("signin_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(first_part)
+        .find(|c| c.starts_with("armstrace_session="))
+        .unwrap()
 }

@@ -30,14 +30,41 @@ pub struct SignInQuery {
     out: Option<String>,
 }
 
+/// The cookie that pairs a sign-in form with the browser it was given to, so that another
+/// site cannot sign a browser in under an account of its choosing.
+const SIGNIN_COOKIE: &str = "armstrace_signin";
+
+/// The sign-in page, with a fresh pairing token in the form and in a cookie.
+fn sign_in_page(
+    catalogue: &'static super::Catalogue,
+    status: StatusCode,
+    page: minijinja::Value,
+) -> Response {
+    let token = crate::auth::new_session_secret();
+    let mut response = render_with(
+        catalogue,
+        "sign_in.html",
+        context! { signin_token => token, ..page },
+    );
+    *response.status_mut() = status;
+    let cookie = format!(
+        "{SIGNIN_COOKIE}={token}; Path=/sign-in; HttpOnly; Secure; SameSite=Strict; Max-Age=3600"
+    );
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("the token is ASCII"),
+    );
+    response
+}
+
 pub async fn sign_in_form(
     Language(catalogue): Language,
     Query(query): Query<SignInQuery>,
 ) -> Response {
     let notice = query.out.map(|_| catalogue.t("signed_out"));
-    render_with(
+    sign_in_page(
         catalogue,
-        "sign_in.html",
+        StatusCode::OK,
         context! { next => local_path(query.next.as_deref()), notice => notice },
     )
 }
@@ -47,14 +74,27 @@ pub struct SignInForm {
     username: String,
     password: String,
     next: Option<String>,
+    #[serde(default)]
+    signin_token: String,
 }
 
 pub async fn sign_in(
     State(state): State<AppState>,
     Language(catalogue): Language,
+    headers: axum::http::HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
+    let paired = cookie(&headers, SIGNIN_COOKIE).is_some_and(|expected| {
+        crate::auth::constant_time_eq(form.signin_token.as_bytes(), expected.as_bytes())
+    });
+    if !paired {
+        return sign_in_page(
+            catalogue,
+            StatusCode::FORBIDDEN,
+            context! { next => next, error => catalogue.t("form_expired"), username => form.username },
+        );
+    }
     match open_session(&state, form.username.trim(), form.password).await {
         Ok(opened) => {
             let mut response = see_other(&next);
@@ -80,13 +120,11 @@ pub async fn sign_in(
                 ),
                 _ => return WebError::from_api(error, catalogue).into_response(),
             };
-            let mut page = render_with(
+            sign_in_page(
                 catalogue,
-                "sign_in.html",
+                status,
                 context! { next => next, error => message, username => form.username },
-            );
-            *page.status_mut() = status;
-            page
+            )
         }
     }
 }
