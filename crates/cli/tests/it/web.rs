@@ -37,7 +37,11 @@ async fn a_check_that_hits_reaches_the_recording_ncb_live_and_is_confirmed_there
 
     // A wrong password is said so, and what was typed stays.
     officer.sign_in(&base, "berlin", "not the password").await;
-    assert!(officer.text("#signin-error").await.contains("wrong"));
+    assert!(
+        officer
+            .wait_for_text("#signin-error", "wrong", Duration::from_secs(30))
+            .await
+    );
     assert_eq!(
         officer
             .client
