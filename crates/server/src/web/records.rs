@@ -127,6 +127,20 @@ async fn load(state: &AppState, viewer: &Viewer, id: i64) -> Result<Firearm, Web
         .ok_or_else(|| viewer.error(ApiError::NotFound(format!("record {id}"))))
 }
 
+/// The live record `id`, which the viewer may change (`record`, for its country).
+async fn changeable(state: &AppState, viewer: &Viewer, id: i64) -> Result<Firearm, WebError> {
+    viewer.require(Permission::Record)?;
+    let firearm = load(state, viewer, id).await?;
+    if !viewer
+        .actor
+        .may_record_for(firearm.fields.recording_country)
+        || firearm.deleted_at.is_some()
+    {
+        return Err(viewer.error(ApiError::forbidden(Permission::Record, "")));
+    }
+    Ok(firearm)
+}
+
 fn history_kind(kind: ChangeKind) -> &'static str {
     match kind {
         ChangeKind::Created => "record_history_created",
@@ -484,15 +498,7 @@ pub async fn edit_form(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> PageResult {
-    viewer.require(Permission::Record)?;
-    let firearm = load(&state, &viewer, id).await?;
-    if !viewer
-        .actor
-        .may_record_for(firearm.fields.recording_country)
-        || firearm.deleted_at.is_some()
-    {
-        return Err(viewer.error(ApiError::forbidden(Permission::Record, "")));
-    }
+    let firearm = changeable(&state, &viewer, id).await?;
     Ok(form_page(
         &viewer,
         &RecordForm::from_record(&firearm),
@@ -549,15 +555,7 @@ pub async fn delete_form(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> PageResult {
-    viewer.require(Permission::Record)?;
-    let firearm = load(&state, &viewer, id).await?;
-    if !viewer
-        .actor
-        .may_record_for(firearm.fields.recording_country)
-        || firearm.deleted_at.is_some()
-    {
-        return Err(viewer.error(ApiError::forbidden(Permission::Record, "")));
-    }
+    let firearm = changeable(&state, &viewer, id).await?;
     Ok(render(
         &viewer,
         "record_delete.html",
