@@ -13,6 +13,7 @@ mod init;
 mod operator;
 mod reference;
 mod serve;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Export or import the reference table (makes, calibres, models) as files.
     Reference(reference::ReferenceArgs),
+    /// List and show trace requests, as the operator.
+    Trace(trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
                         Command::Admin(args) => admin::run(args).await,
                         Command::Audit(args) => audit::run(args).await,
                         Command::Reference(args) => reference::run(args).await,
+                        Command::Trace(args) => trace::run(args).await,
                         Command::Gen(_) => unreachable!("handled above"),
                     }
                 })

@@ -6,10 +6,12 @@ use std::num::NonZeroU32;
 use anyhow::Context;
 use std::time::Duration;
 
+use armstrace_core::trace::DeadlinePolicy;
 use armstrace_server::AppState;
 use armstrace_server::hits::{HitPolicy, Sending, Smtp, start_sender};
 use armstrace_server::rate_limit::Limits;
 use armstrace_server::reference_table::ReferenceTable;
+use armstrace_server::traces::{Clock, TracePolicy, start_reminders};
 use tokio::net::TcpListener;
 
 use crate::demo;
@@ -67,6 +69,29 @@ pub struct ServeArgs {
         default_value = "armstrace@localhost"
     )]
     smtp_from: String,
+    /// Working days the asked NCB has to acknowledge a trace request.
+    #[arg(long, env = "ARMSTRACE_TRACE_ACKNOWLEDGE_DAYS", default_value_t = 2)]
+    trace_acknowledge_days: u32,
+    /// Working days the asked NCB has to answer a routine trace request.
+    #[arg(long, env = "ARMSTRACE_TRACE_ANSWER_DAYS", default_value_t = 10)]
+    trace_answer_days: u32,
+    /// Hours the asked NCB has to answer an urgent trace request.
+    #[arg(long, env = "ARMSTRACE_TRACE_URGENT_HOURS", default_value_t = 24)]
+    trace_urgent_hours: u32,
+    /// Hours after which the parties of a request that is still late are reminded again.
+    #[arg(long, env = "ARMSTRACE_TRACE_REMIND_AGAIN_HOURS", default_value_t = 24)]
+    trace_remind_again_hours: u32,
+    /// Milliseconds between two looks for late trace requests.
+    #[arg(long, env = "ARMSTRACE_TRACE_SWEEP_MS", default_value_t = 60_000)]
+    trace_sweep_ms: u64,
+    /// The largest attachment of a trace request, in megabytes (at most 64).
+    #[arg(long, env = "ARMSTRACE_ATTACHMENT_MAX_MB", default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=64))]
+    attachment_max_mb: u32,
+    /// For tests only: read the time from this file (an RFC 3339 instant), so that deadlines
+    /// pass without waiting. The system clock while the file is missing.
+    #[arg(long, hide = true)]
+    clock_file: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -107,6 +132,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(store.clone(), std::sync::Arc::new(index), reference, limits);
     state.hit_policy = args.hit_policy;
     state.allow_loopback_webhooks = args.allow_loopback_webhooks;
+    if let Some(file) = args.clock_file {
+        tracing::warn!(file = %file.display(), "the clock is read from a file: for tests only");
+        state.clock = Clock::from_file(file);
+    }
+    state.traces = TracePolicy {
+        deadlines: DeadlinePolicy {
+            acknowledge_days: args.trace_acknowledge_days,
+            answer_days: args.trace_answer_days,
+            urgent_hours: args.trace_urgent_hours,
+        },
+        max_attachment: args.attachment_max_mb as usize * 1024 * 1024,
+        sweep: Duration::from_millis(args.trace_sweep_ms.max(10)),
+        remind_again: chrono::Duration::hours(i64::from(args.trace_remind_again_hours.max(1))),
+    };
+    start_reminders(
+        store.clone(),
+        state.clock.clone(),
+        state.wake.clone(),
+        state.traces.clone(),
+    );
     start_sender(
         store,
         state.wake.clone(),

@@ -278,6 +278,186 @@ pub struct TraceContent {
     pub urgency: Option<String>,
 }
 
+/// What the recipient found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerResult {
+    /// The firearm was traced to its last legal recipient.
+    Found,
+    /// The recipient's records hold nothing on it.
+    NotFound,
+    /// Part of the trail was found.
+    Partial,
+}
+
+impl AnswerResult {
+    /// The stored and exported token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerResult::Found => "found",
+            AnswerResult::NotFound => "not_found",
+            AnswerResult::Partial => "partial",
+        }
+    }
+}
+
+/// One step of the firearm's legal trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// When (YYYY-MM-DD).
+    pub date: Option<chrono::NaiveDate>,
+    /// From whom (a maker, dealer or owner, as the records name them).
+    pub from: Option<String>,
+    /// To whom.
+    pub to: Option<String>,
+    /// The exporting country.
+    #[schema(value_type = Option<String>)]
+    pub exporting_country: Option<CountryCode>,
+    /// The importing country.
+    #[schema(value_type = Option<String>)]
+    pub importing_country: Option<CountryCode>,
+    /// The licence or permit it moved under.
+    pub licence_reference: Option<String>,
+}
+
+/// The recipient's answer, in fields the statistics can count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceAnswer {
+    /// Found, not found or partial.
+    pub result: AnswerResult,
+    /// The last legal recipient (a dealer, an owner, an authority).
+    pub last_legal_recipient: Option<String>,
+    /// The country of the last legal recipient.
+    #[schema(value_type = Option<String>)]
+    pub last_legal_country: Option<CountryCode>,
+    /// The trail, oldest first.
+    #[serde(default)]
+    pub transfers: Vec<Transfer>,
+    /// Licence and permit references not tied to one transfer.
+    #[serde(default)]
+    pub licence_references: Vec<String>,
+    /// Anything else, in words.
+    pub text: Option<String>,
+}
+
+impl TraceAnswer {
+    /// What is wrong with the answer, if anything: a found or partial answer names a last
+    /// legal recipient or a transfer; a not-found one may be bare.
+    pub fn problem(&self) -> Option<&'static str> {
+        let named = !blank(&self.last_legal_recipient) || !self.transfers.is_empty();
+        match self.result {
+            AnswerResult::NotFound => None,
+            _ if named => None,
+            _ => Some("a found or partial answer names the last legal recipient or a transfer"),
+        }
+    }
+}
+
+impl TraceStatus {
+    /// The stored token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceStatus::Draft => "draft",
+            TraceStatus::Sent => "sent",
+            TraceStatus::Acknowledged => "acknowledged",
+            TraceStatus::InformationRequested => "information_requested",
+            TraceStatus::Answered => "answered",
+            TraceStatus::Forwarded => "forwarded",
+            TraceStatus::Closed => "closed",
+        }
+    }
+
+    /// Every status, in life order.
+    pub const ALL: [TraceStatus; 7] = [
+        TraceStatus::Draft,
+        TraceStatus::Sent,
+        TraceStatus::Acknowledged,
+        TraceStatus::InformationRequested,
+        TraceStatus::Answered,
+        TraceStatus::Forwarded,
+        TraceStatus::Closed,
+    ];
+
+    /// Reads a stored token.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the requester may still change what the request says.
+    pub fn editable(self) -> bool {
+        matches!(self, TraceStatus::Draft | TraceStatus::InformationRequested)
+    }
+}
+
+impl Priority {
+    /// The stored token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Routine => "routine",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Reads a stored token.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Priority::Routine, Priority::Urgent]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
+impl TraceAction {
+    /// The event a move is recorded and notified as.
+    pub fn event(self) -> &'static str {
+        match self {
+            TraceAction::Send => "trace.sent",
+            TraceAction::Acknowledge => "trace.acknowledged",
+            TraceAction::RequestInformation => "trace.information_requested",
+            TraceAction::Answer => "trace.answered",
+            TraceAction::Forward => "trace.forwarded",
+            TraceAction::Close => "trace.closed",
+        }
+    }
+
+    /// The action named in a path (`request-information`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            TraceAction::Send,
+            TraceAction::Acknowledge,
+            TraceAction::RequestInformation,
+            TraceAction::Answer,
+            TraceAction::Forward,
+            TraceAction::Close,
+        ]
+        .into_iter()
+        .find(|a| a.as_path() == text)
+    }
+
+    /// The action's path segment.
+    pub fn as_path(self) -> &'static str {
+        match self {
+            TraceAction::Send => "send",
+            TraceAction::Acknowledge => "acknowledge",
+            TraceAction::RequestInformation => "request-information",
+            TraceAction::Answer => "answer",
+            TraceAction::Forward => "forward",
+            TraceAction::Close => "close",
+        }
+    }
+}
+
+impl Late {
+    /// The stored token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Late::Acknowledgement => "acknowledgement",
+            Late::Answer => "answer",
+        }
+    }
+}
+
 /// Something a request lacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Missing {

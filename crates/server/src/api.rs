@@ -9,6 +9,7 @@ pub(crate) mod hits;
 mod import;
 mod reference;
 pub(crate) mod session;
+pub(crate) mod traces;
 
 use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry};
 use armstrace_core::{FieldError, Firearm, FirearmInput, FirearmType, Permission, RecordStatus};
@@ -85,6 +86,21 @@ use crate::error::Problem;
         reference::get_model,
         reference::put_model,
         reference::model_history,
+        traces::create,
+        traces::list,
+        traces::export,
+        traces::get,
+        traces::patch,
+        traces::send,
+        traces::acknowledge,
+        traces::request_information,
+        traces::answer,
+        traces::forward,
+        traces::close,
+        traces::message,
+        traces::attach,
+        traces::attachment,
+        traces::case_file,
         openapi_json,
     ),
     components(schemas(
@@ -156,6 +172,31 @@ use crate::error::Problem;
         armstrace_store::hits::Webhook,
         armstrace_store::hits::DeliveryLog,
         armstrace_store::reference::ReferenceChange,
+        traces::TraceDraft,
+        traces::TraceItem,
+        traces::TracePage,
+        traces::ExportFormat,
+        traces::TraceNote,
+        traces::InformationRequest,
+        traces::Forwarding,
+        traces::TraceMessage,
+        crate::traces::TraceView,
+        crate::traces::ChainLink,
+        armstrace_store::traces::Trace,
+        armstrace_store::traces::TraceEvent,
+        armstrace_store::traces::Attachment,
+        armstrace_store::traces::Direction,
+        armstrace_core::trace::TraceStatus,
+        armstrace_core::trace::Priority,
+        armstrace_core::trace::TraceAction,
+        armstrace_core::trace::TraceContent,
+        armstrace_core::trace::TracedFirearm,
+        armstrace_core::trace::Circumstances,
+        armstrace_core::trace::TraceAnswer,
+        armstrace_core::trace::AnswerResult,
+        armstrace_core::trace::Transfer,
+        armstrace_core::trace::Missing,
+        armstrace_core::trace::Deadlines,
         armstrace_store::audit::AuditEntry,
     )),
     modifiers(&BearerSecurity),
@@ -166,6 +207,7 @@ use crate::error::Problem;
         (name = "access", description = "Signing in, organisations, users, tokens and the audit trail"),
         (name = "reference", description = "Makes, models and calibres, and resolving what was typed"),
         (name = "hits", description = "Hits, their follow-up, notifications, webhooks and duty e-mail"),
+        (name = "traces", description = "Trace requests between countries: drafts, their life, answers, messages, attachments and exports"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -182,6 +224,10 @@ impl utoipa::Modify for BearerSecurity {
         );
     }
 }
+
+/// The most an attachment's body may carry before the server stops reading; the deployment's
+/// own limit (`serve --attachment-max-mb`) is checked within it.
+pub const ATTACHMENT_BODY: usize = 64 * 1024 * 1024;
 
 /// The `/api/v1` routes.
 pub fn router() -> Router<AppState> {
@@ -227,6 +273,28 @@ pub fn router() -> Router<AppState> {
             "/reference/trace-destinations",
             get(reference::trace_destinations),
         )
+        .route("/traces", post(traces::create).get(traces::list))
+        .route("/traces/export", get(traces::export))
+        .route("/traces/{id}", get(traces::get).patch(traces::patch))
+        .route("/traces/{id}/send", post(traces::send))
+        .route("/traces/{id}/acknowledge", post(traces::acknowledge))
+        .route(
+            "/traces/{id}/request-information",
+            post(traces::request_information),
+        )
+        .route("/traces/{id}/answer", post(traces::answer))
+        .route("/traces/{id}/forward", post(traces::forward))
+        .route("/traces/{id}/close", post(traces::close))
+        .route("/traces/{id}/messages", post(traces::message))
+        .route(
+            "/traces/{id}/attachments",
+            post(traces::attach).layer(axum::extract::DefaultBodyLimit::max(ATTACHMENT_BODY)),
+        )
+        .route(
+            "/traces/{id}/attachments/{attachment}",
+            get(traces::attachment),
+        )
+        .route("/traces/{id}/pdf", get(traces::case_file))
         .route("/hits", get(hits::list))
         .route("/hits/{id}", get(hits::get))
         .route("/hits/{id}/confirm", post(hits::confirm))

@@ -9,7 +9,7 @@ use armstrace_core::CountryCode;
 use armstrace_matcher::{Confidence, Match};
 use armstrace_store::Store;
 use armstrace_store::audit::AuditWho;
-use armstrace_store::hits::{Attempt, Delivery, DeliveryTarget, NewHit};
+use armstrace_store::hits::{Attempt, Delivery, DeliveryTarget, NewHit, Notification};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::watch;
@@ -346,6 +346,7 @@ pub fn webhook_body(delivery: &Delivery) -> Vec<u8> {
         "id": n.id,
         "event": n.event,
         "hit_id": n.hit_id,
+        "trace_id": n.trace_id,
         "org_id": n.org_id,
         "created_at": n.created_at,
         "data": n.data,
@@ -423,6 +424,63 @@ async fn send(
     }
 }
 
+/// The subject and text of a hit's notification by e-mail.
+fn hit_mail(n: &Notification) -> (String, String) {
+    let hit = &n.data["hit"];
+    let record = &hit["record"];
+    let hit_id = n.hit_id.unwrap_or_default();
+    let subject = format!(
+        "Armstrace {}: hit {hit_id} on {} record {}",
+        n.event,
+        record["recording_country"].as_str().unwrap_or("?"),
+        record["record_id"].as_str().unwrap_or("?")
+    );
+    let body = format!(
+        "{event} on hit {hit_id}\n\nSerial typed: {serial}\nRecord: {record_id} ({country}), serial {recorded}, make {make}\nConfidence: {confidence}\nSearching organisation: {searcher}\n\nOpen the hit in Armstrace for the follow-up.\n",
+        event = n.event,
+        serial = hit["serial_typed"].as_str().unwrap_or(""),
+        record_id = record["record_id"].as_str().unwrap_or(""),
+        country = record["recording_country"].as_str().unwrap_or(""),
+        recorded = record["serial_number"].as_str().unwrap_or(""),
+        make = record["make"].as_str().unwrap_or(""),
+        confidence = hit["confidence"].as_str().unwrap_or(""),
+        searcher = hit["searching_organisation"].as_str().unwrap_or(""),
+    );
+    (subject, body)
+}
+
+/// The subject and text of a trace request's notification by e-mail.
+fn trace_mail(n: &Notification, trace_id: i64) -> (String, String) {
+    let trace = &n.data["trace"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let serials: Vec<String> = trace["serial_numbers"]
+        .as_array()
+        .map(|a| a.iter().map(text).collect())
+        .unwrap_or_default();
+    let subject = format!(
+        "Armstrace {}: trace request {trace_id} from {} to {}",
+        n.event,
+        text(&trace["requester_country"]),
+        text(&trace["to_country"]),
+    );
+    let body = format!(
+        "{event} on trace request {trace_id} ({priority})\n\nFrom: {from} ({from_country})\nTo: {to_country}\nSerial numbers: {serials}\nMake: {make}\nCase reference: {case}\n{note}\nOpen the request in Armstrace for its timeline.\n",
+        event = n.event,
+        priority = text(&trace["priority"]),
+        from = text(&trace["requester_organisation"]),
+        from_country = text(&trace["requester_country"]),
+        to_country = text(&trace["to_country"]),
+        serials = serials.join(", "),
+        make = text(&trace["make"]),
+        case = text(&trace["case_reference"]),
+        note = n.data["text"]
+            .as_str()
+            .map(|t| format!("\n{t}\n"))
+            .unwrap_or_default(),
+    );
+    (subject, body)
+}
+
 async fn send_mail(
     mailer: &Mailer,
     sending: &Sending,
@@ -436,27 +494,10 @@ async fn send_mail(
         .as_ref()
         .map(|s| s.from.clone())
         .unwrap_or_default();
-    let hit = &n.data["hit"];
-    let record = &hit["record"];
-    let subject = format!(
-        "Armstrace {}: hit {} on {} record {}",
-        n.event,
-        n.hit_id,
-        record["recording_country"].as_str().unwrap_or("?"),
-        record["record_id"].as_str().unwrap_or("?")
-    );
-    let body = format!(
-        "{event} on hit {hit_id}\n\nSerial typed: {serial}\nRecord: {record_id} ({country}), serial {recorded}, make {make}\nConfidence: {confidence}\nSearching organisation: {searcher}\n\nOpen the hit in Armstrace for the follow-up.\n",
-        event = n.event,
-        hit_id = n.hit_id,
-        serial = hit["serial_typed"].as_str().unwrap_or(""),
-        record_id = record["record_id"].as_str().unwrap_or(""),
-        country = record["recording_country"].as_str().unwrap_or(""),
-        recorded = record["serial_number"].as_str().unwrap_or(""),
-        make = record["make"].as_str().unwrap_or(""),
-        confidence = hit["confidence"].as_str().unwrap_or(""),
-        searcher = hit["searching_organisation"].as_str().unwrap_or(""),
-    );
+    let (subject, body) = match n.trace_id {
+        Some(trace_id) => trace_mail(n, trace_id),
+        None => hit_mail(n),
+    };
     let message = lettre::Message::builder()
         .from(from.parse().map_err(|e| format!("sender '{from}': {e}"))?)
         .to(address

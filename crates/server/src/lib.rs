@@ -9,8 +9,11 @@ pub mod auth;
 pub mod checking;
 mod error;
 pub mod hits;
+pub mod pdf;
 pub mod rate_limit;
 pub mod reference_table;
+pub mod trace_export;
+pub mod traces;
 pub mod web;
 
 use std::future::Future;
@@ -49,6 +52,10 @@ pub struct AppState {
     pub wake: Wake,
     /// Whether webhooks may point at this machine (tests, a receiver on the same host).
     pub allow_loopback_webhooks: bool,
+    /// Where deadlines read the time.
+    pub clock: traces::Clock,
+    /// How trace requests run here.
+    pub traces: traces::TracePolicy,
 }
 
 impl AppState {
@@ -68,6 +75,8 @@ impl AppState {
             hit_policy: HitPolicy::default(),
             wake,
             allow_loopback_webhooks: false,
+            clock: traces::Clock::system(),
+            traces: traces::TracePolicy::default(),
             store,
             index,
         }

@@ -6,6 +6,7 @@ mod admin;
 mod i18n;
 mod pages;
 mod records;
+mod traces;
 mod work;
 
 use std::sync::LazyLock;
@@ -69,6 +70,20 @@ pub fn router() -> Router<AppState> {
         .route("/admin/webhooks/{id}/delete", post(admin::delete_webhook))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/duty-email", post(admin::set_duty_email))
+        .route("/traces", get(traces::list))
+        .route("/traces/new", get(traces::new_form).post(traces::create))
+        .route("/traces/{id}", get(traces::show))
+        .route(
+            "/traces/{id}/edit",
+            get(traces::edit_form).post(traces::edit),
+        )
+        .route("/traces/{id}/act/{action}", post(traces::act))
+        .route(
+            "/traces/{id}/attachments",
+            post(traces::attach).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::ATTACHMENT_BODY,
+            )),
+        )
         .route("/notifications", get(pages::notifications))
         .route("/notifications/read", post(pages::mark_read))
         .route("/language/{code}", get(pages::language))
@@ -121,6 +136,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "organisations.html",
             include_str!("../templates/organisations.html"),
+        ),
+        ("traces.html", include_str!("../templates/traces.html")),
+        ("trace.html", include_str!("../templates/trace.html")),
+        (
+            "trace_form.html",
+            include_str!("../templates/trace_form.html"),
         ),
         ("records.html", include_str!("../templates/records.html")),
         ("record.html", include_str!("../templates/record.html")),
@@ -393,6 +414,7 @@ struct Me<'a> {
     may_check: bool,
     may_record: bool,
     may_admin: bool,
+    may_trace: bool,
 }
 
 /// Renders `template` for `viewer` with `page` (its own values).
@@ -412,6 +434,10 @@ pub fn render(viewer: &Viewer, template: &str, page: Value) -> Response {
             .actor
             .permissions
             .has(armstrace_core::Permission::Admin),
+        may_trace: viewer
+            .actor
+            .permissions
+            .has(armstrace_core::Permission::Trace),
     };
     render_with(
         viewer.catalogue,

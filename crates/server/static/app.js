@@ -90,11 +90,14 @@ document.addEventListener("DOMContentLoaded", () => {
       item.className = "unread fresh";
       item.dataset.id = notification.id;
       const link = document.createElement("a");
-      link.href = `/hits/${notification.hit_id}`;
+      const trace = notification.trace_id;
+      link.href = trace ? `/traces/${trace}` : `/hits/${notification.hit_id}`;
       const strong = document.createElement("strong");
       strong.textContent = label(notification.event);
-      const serial = notification.data && notification.data.hit ? notification.data.hit.serial_typed : "";
-      link.append(strong, ` · #${notification.hit_id} · ${serial}`);
+      const data = notification.data || {};
+      const serial = data.hit ? data.hit.serial_typed
+        : (data.trace && data.trace.serial_numbers ? data.trace.serial_numbers[0] || "" : "");
+      link.append(strong, ` · #${trace || notification.hit_id} · ${serial}`);
       item.append(link);
       if (newLabel) {
         const badge = document.createElement("span");
@@ -104,7 +107,11 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       inbox.prepend(item);
     };
-    for (const event of ["hit.created", "hit.confirmed", "hit.rejected", "hit.message", "hit.closed"]) {
+    // Every event the page has a label for (hits and trace requests).
+    const events = labels
+      ? [...labels.content.querySelectorAll("[data-event]")].map((l) => l.dataset.event)
+      : ["hit.created"];
+    for (const event of events) {
       stream.addEventListener(event, show);
     }
   }

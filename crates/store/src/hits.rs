@@ -277,9 +277,12 @@ pub struct Notification {
     pub id: i64,
     /// The organisation it is for.
     pub org_id: i64,
-    /// The hit it is about.
-    pub hit_id: i64,
-    /// `hit.created`, `hit.confirmed`, `hit.rejected`, `hit.message`, `hit.closed`.
+    /// The hit it is about, if it is about a hit.
+    pub hit_id: Option<i64>,
+    /// The trace request it is about, if it is about one.
+    pub trace_id: Option<i64>,
+    /// `hit.created`, `hit.confirmed`, `hit.rejected`, `hit.message`, `hit.closed`, or a
+    /// trace request's `trace.*` event.
     pub event: String,
     /// What happened, with the hit's key facts.
     #[schema(value_type = Object)]
@@ -297,6 +300,8 @@ pub struct NotificationFilter {
     pub unread: bool,
     /// Only about this hit.
     pub hit_id: Option<i64>,
+    /// Only about this trace request.
+    pub trace_id: Option<i64>,
     /// Only this event.
     pub event: Option<String>,
 }

@@ -6,6 +6,7 @@ pub mod hits;
 pub mod import;
 pub mod reference;
 mod sqlite;
+pub mod traces;
 
 use std::sync::Arc;
 
@@ -425,6 +426,71 @@ pub trait Store: Send + Sync + 'static {
     -> StoreResult<()>;
     /// A webhook's deliveries, newest first.
     async fn deliveries(&self, webhook_id: i64, limit: u32) -> StoreResult<Vec<hits::DeliveryLog>>;
+
+    /// Writes a draft trace request by `by`, at `now`.
+    async fn create_trace(
+        &self,
+        by: &AuditWho,
+        new: &traces::NewTrace,
+        now: DateTime<Utc>,
+    ) -> StoreResult<traces::Trace>;
+
+    /// A trace request.
+    async fn trace(&self, id: i64) -> StoreResult<Option<traces::Trace>>;
+
+    /// Every request of a chain, first first.
+    async fn trace_chain(&self, chain_id: i64) -> StoreResult<Vec<traces::Trace>>;
+
+    /// The requests `filter` picks, newest first.
+    async fn traces(&self, filter: &traces::TraceFilter) -> StoreResult<Vec<traces::Trace>>;
+
+    /// A request's timeline, oldest first.
+    async fn trace_events(&self, id: i64) -> StoreResult<Vec<traces::TraceEvent>>;
+
+    /// Changes a request, checking the move against the status it is in, telling the other
+    /// parties and auditing; gives the request and any linked request a forward started.
+    async fn change_trace(
+        &self,
+        by: &AuditWho,
+        id: i64,
+        change: &traces::TraceChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(traces::Trace, Option<traces::Trace>)>;
+
+    /// Attaches a checked file to a request.
+    async fn attach_to_trace(
+        &self,
+        by: &AuditWho,
+        id: i64,
+        file: &traces::NewAttachment<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<traces::Attachment>;
+
+    /// A request's attachments, without their bytes.
+    async fn trace_attachments(&self, id: i64) -> StoreResult<Vec<traces::Attachment>>;
+
+    /// One attachment with its bytes.
+    async fn trace_attachment(
+        &self,
+        trace_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<(traces::Attachment, Vec<u8>)>>;
+
+    /// Requests late at `now` whose parties are due a reminder (none for `again` since the
+    /// last).
+    async fn due_trace_reminders(
+        &self,
+        now: DateTime<Utc>,
+        again: chrono::Duration,
+    ) -> StoreResult<Vec<i64>>;
+
+    /// Reminds the parties of a late request and their NCBs, unless someone just did.
+    async fn remind_trace(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        again: chrono::Duration,
+    ) -> StoreResult<Option<armstrace_core::trace::Late>>;
 
     /// Creates a record; audited.
     async fn create_firearm(

@@ -7,6 +7,7 @@ mod firearms;
 mod hits;
 mod import;
 mod reference;
+mod traces;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -51,6 +52,32 @@ pub(crate) fn path_of(db: &str) -> PathBuf {
     PathBuf::from(path.split('?').next().unwrap_or(path))
 }
 
+/// Brings the schema up to date. Migrations run with foreign keys off, so that one may rebuild
+/// a table others refer to (SQLite cannot loosen a column in place); afterwards every
+/// reference is checked, and a dangling one stops the opening.
+async fn migrate(writer: &SqlitePool) -> StoreResult<()> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let migrated = sqlx::migrate!("./migrations/sqlite").run(&mut *conn).await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    migrated?;
+    let dangling: Vec<(String, i64)> =
+        sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check LIMIT 5")
+            .fetch_all(&mut *conn)
+            .await?;
+    if dangling.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::StoreError::Corrupt(format!(
+            "rows refer to rows that do not exist after migrating: {dangling:?}"
+        )))
+    }
+}
+
 impl SqliteStore {
     /// Opens (with `create`, creates) the database file and migrates its schema.
     pub async fn open(db: &str, create: bool) -> StoreResult<Self> {
@@ -74,7 +101,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        migrate(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -424,6 +451,83 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<crate::hits::DeliveryLog>> {
         hits::deliveries(&self.readers, webhook_id, limit).await
+    }
+
+    async fn create_trace(
+        &self,
+        by: &AuditWho,
+        new: &crate::traces::NewTrace,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::traces::Trace> {
+        traces::create(&self.writer, by, new, now).await
+    }
+
+    async fn trace(&self, id: i64) -> StoreResult<Option<crate::traces::Trace>> {
+        traces::trace(&self.readers, id).await
+    }
+
+    async fn trace_chain(&self, chain_id: i64) -> StoreResult<Vec<crate::traces::Trace>> {
+        traces::chain(&self.readers, chain_id).await
+    }
+
+    async fn traces(
+        &self,
+        filter: &crate::traces::TraceFilter,
+    ) -> StoreResult<Vec<crate::traces::Trace>> {
+        traces::list(&self.readers, filter).await
+    }
+
+    async fn trace_events(&self, id: i64) -> StoreResult<Vec<crate::traces::TraceEvent>> {
+        traces::events(&self.readers, id).await
+    }
+
+    async fn change_trace(
+        &self,
+        by: &AuditWho,
+        id: i64,
+        change: &crate::traces::TraceChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(crate::traces::Trace, Option<crate::traces::Trace>)> {
+        traces::change(&self.writer, by, id, change, now).await
+    }
+
+    async fn attach_to_trace(
+        &self,
+        by: &AuditWho,
+        id: i64,
+        file: &crate::traces::NewAttachment<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::traces::Attachment> {
+        traces::attach(&self.writer, by, id, file, now).await
+    }
+
+    async fn trace_attachments(&self, id: i64) -> StoreResult<Vec<crate::traces::Attachment>> {
+        traces::attachments(&self.readers, id).await
+    }
+
+    async fn trace_attachment(
+        &self,
+        trace_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<(crate::traces::Attachment, Vec<u8>)>> {
+        traces::attachment(&self.readers, trace_id, id).await
+    }
+
+    async fn due_trace_reminders(
+        &self,
+        now: DateTime<Utc>,
+        again: chrono::Duration,
+    ) -> StoreResult<Vec<i64>> {
+        traces::due_reminders(&self.readers, now, again).await
+    }
+
+    async fn remind_trace(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        again: chrono::Duration,
+    ) -> StoreResult<Option<armstrace_core::trace::Late>> {
+        traces::remind(&self.writer, id, now, again).await
     }
 
     async fn create_firearm(

@@ -52,6 +52,12 @@ impl Caller {
         }
     }
 
+    /// The fixtures' trace request goes from a German agency to France: the secretariat and
+    /// the French NCB see it.
+    fn sees_trace(&self) -> bool {
+        self.has(Permission::Trace) && self.is(&[OrgKind::Secretariat, OrgKind::Ncb])
+    }
+
     /// The target organisation is a French police agency: the secretariat and the French NCB
     /// administer it; no other organisation does.
     fn administers_target(&self) -> bool {
@@ -75,6 +81,13 @@ struct Fixtures {
     webhooks: Vec<i64>,
     next_webhook: AtomicUsize,
     target_org: i64,
+    /// A trace request sent to France by a German agency: the secretariat and the French NCB
+    /// see it; the French NCB answers it.
+    trace: i64,
+    /// Its attachment.
+    attachment: i64,
+    /// A draft of the French NCB caller's own.
+    draft: i64,
     pending_org: i64,
     suspend_org: i64,
     next: AtomicUsize,
@@ -484,6 +497,183 @@ fn routes() -> Vec<Route> {
             pending_ok: false,
             password_checked: false,
             request: |f| (format!("/hits/{}", f.hit), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces",
+            needs: Some(Trace),
+            // The secretariat coordinates; a partner is told to name its country (422).
+            allowed: |c| c.has(Trace) && !c.is(&[OrgKind::Secretariat]),
+            pending_ok: false,
+            password_checked: false,
+            request: |_| {
+                (
+                    "/traces".into(),
+                    Body::Json(json!({ "firearm": { "serial_numbers": ["MTX7731"] } })),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/traces",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace),
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/traces".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/traces/export",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace),
+            pending_ok: false,
+            password_checked: false,
+            request: |_| ("/traces/export?format=csv".into(), Body::None),
+        },
+        Route {
+            method: Method::GET,
+            path: "/traces/{id}",
+            needs: Some(Trace),
+            allowed: Caller::sees_trace,
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/traces/{}", f.trace), Body::None),
+        },
+        Route {
+            method: Method::PATCH,
+            path: "/traces/{id}",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}", f.draft),
+                    Body::Json(json!({ "intended_use": "Investigation" })),
+                )
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/send",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/traces/{}/send", f.draft), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/acknowledge",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/traces/{}/acknowledge", f.trace), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/request-information",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}/request-information", f.trace),
+                    Body::Json(json!({ "text": "The import marks, please" })),
+                )
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/answer",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}/answer", f.trace),
+                    Body::Json(json!({ "result": "not_found" })),
+                )
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/forward",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}/forward", f.trace),
+                    Body::Json(json!({ "to_country": "IT" })),
+                )
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/close",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/traces/{}/close", f.draft), Body::None),
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/messages",
+            needs: Some(Trace),
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}/messages", f.trace),
+                    Body::Json(json!({ "text": "seen by the access matrix" })),
+                )
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/traces/{id}/attachments",
+            needs: Some(Trace),
+            // Allowed through to the content check (a CSV body is not a photograph: 415).
+            allowed: |c| c.has(Trace) && c.is(&[OrgKind::Ncb]),
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}/attachments?name=x.csv", f.trace),
+                    Body::Csv("a,b\n".into()),
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/traces/{id}/attachments/{attachment}",
+            needs: Some(Trace),
+            allowed: Caller::sees_trace,
+            pending_ok: false,
+            password_checked: false,
+            request: |f| {
+                (
+                    format!("/traces/{}/attachments/{}", f.trace, f.attachment),
+                    Body::None,
+                )
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/traces/{id}/pdf",
+            needs: Some(Trace),
+            allowed: Caller::sees_trace,
+            pending_ok: false,
+            password_checked: false,
+            request: |f| (format!("/traces/{}/pdf", f.trace), Body::None),
         },
         Route {
             method: Method::POST,
@@ -990,7 +1180,11 @@ async fn every_route_allows_exactly_whom_the_rules_allow() {
             .unwrap();
         webhooks.push(hook.id);
     }
+    let (trace, attachment, draft) = trace_fixtures(store, &callers).await;
     let fixtures = Fixtures {
+        trace,
+        attachment,
+        draft,
         record: ids[0],
         deletable: ids[1..].to_vec(),
         tokens,
@@ -1093,6 +1287,90 @@ async fn every_route_allows_exactly_whom_the_rules_allow() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A request from a German agency sent to France, with an attachment, and a draft of the
+/// French NCB caller's organisation.
+async fn trace_fixtures(store: &dyn Store, callers: &[Caller]) -> (i64, i64, i64) {
+    use armstrace_core::trace::{DeadlinePolicy, Priority, TraceAction, TraceContent};
+    use armstrace_store::traces::{NewAttachment, NewTrace, TraceChange};
+    let now = chrono::Utc::now();
+    let de = org(
+        store,
+        "German requester",
+        OrgKind::Police,
+        Some("DE"),
+        OrgState::Approved,
+    )
+    .await;
+    let mut content: TraceContent = serde_json::from_value(json!({
+        "firearm": { "serial_numbers": ["MTX7731"], "make": "Glock" },
+        "legal_basis": "Mutual assistance",
+        "intended_use": "Investigation"
+    }))
+    .unwrap();
+    content.priority = Some(Priority::Routine);
+    let requester = AuditWho {
+        user_id: None,
+        username: "german-requester".into(),
+        org_id: Some(de),
+        organisation: "German requester".into(),
+        country: Some(CountryCode::parse("DE").unwrap()),
+    };
+    let new = NewTrace {
+        requester_country: CountryCode::parse("DE").unwrap(),
+        to_country: Some(CountryCode::parse("FR").unwrap()),
+        content: content.clone(),
+    };
+    let trace = store.create_trace(&requester, &new, now).await.unwrap();
+    let send = TraceChange::Move {
+        action: TraceAction::Send,
+        text: None,
+        deadlines: Some(DeadlinePolicy::default().deadlines(now, Priority::Routine)),
+        answer: None,
+        forward_to: None,
+    };
+    store
+        .change_trace(&requester, trace.id, &send, now)
+        .await
+        .unwrap();
+    let png = b"\x89PNG\r\n\x1a\nrest";
+    let attachment = store
+        .attach_to_trace(
+            &requester,
+            trace.id,
+            &NewAttachment {
+                name: "slide.png",
+                content_type: "image/png",
+                sha256: "0",
+                data: png,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let ncb = store
+        .organisations()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.kind == OrgKind::Ncb && o.name.ends_with(" caller"))
+        .unwrap();
+    assert!(callers.iter().any(|c| c.kind == OrgKind::Ncb));
+    let writer = AuditWho {
+        user_id: None,
+        username: "ncb-drafter".into(),
+        org_id: Some(ncb.id),
+        organisation: ncb.name.clone(),
+        country: ncb.country,
+    };
+    let draft = NewTrace {
+        requester_country: CountryCode::parse("FR").unwrap(),
+        to_country: Some(CountryCode::parse("DE").unwrap()),
+        content,
+    };
+    let draft = store.create_trace(&writer, &draft, now).await.unwrap();
+    (trace.id, attachment.id, draft.id)
 }
 
 async fn call(

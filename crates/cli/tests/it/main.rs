@@ -14,4 +14,5 @@ mod receivers;
 mod records_api;
 mod reference;
 mod support;
+mod traces;
 mod web;

@@ -740,3 +740,152 @@ async fn form_sign_in(client: &reqwest::Client, server: &TestServer, username: &
         .find(|c| c.starts_with("armstrace_session="))
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_check_without_a_hit_becomes_a_trace_request_that_germany_answers() {
+    let installation = Installation::new();
+    let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,trace", PASSWORD);
+    let lyon = installation.add_org("Police nationale Lyon", "police", Some("FR"));
+    installation.admin(&["org", "approve", &lyon]);
+    installation.add_user_with_password(&lyon, "lyon", "check,trace", PASSWORD);
+    let ncb_de = installation.add_org("NCB Germany", "ncb", Some("DE"));
+    installation.add_user_with_password(&ncb_de, "ncb-de", "check,trace", PASSWORD);
+    let server = TestServer::start(&installation);
+    let base = server.url("");
+    let driver = Driver::start().await;
+    let officer = driver.browser("trace-officer").await;
+    let germany = driver.browser("trace-ncb").await;
+    let wait = Duration::from_secs(30);
+
+    // Nothing recorded matches: the check page leads into a trace request, filled in.
+    officer.sign_in(&base, "lyon", PASSWORD).await;
+    assert!(officer.wait_for_text("h1", "Home", wait).await);
+    officer.open(&format!("{base}/check")).await;
+    officer.fill("#serial_number", "ZQ90417").await;
+    officer.fill("#make", "Walther").await;
+    officer.click(".check-form button[type=submit]").await;
+    assert!(
+        officer
+            .wait_for_text("#start-trace", "Request a trace", wait)
+            .await
+    );
+    officer.click("#start-trace").await;
+    assert!(officer.wait_for_text("h1", "New trace request", wait).await);
+    let prefilled = |css: &'static str| {
+        let client = officer.client.clone();
+        async move {
+            client
+                .find(fantoccini::Locator::Css(css))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(prefilled("#serial_numbers").await, "ZQ90417");
+    assert_eq!(prefilled("#make").await, "Walther");
+    officer.fill("#to_country", "DE").await;
+    // A date field takes its value as the browser's date picker gives it.
+    officer
+        .client
+        .execute(
+            "document.getElementById('seized_on').value = '2026-11-02'",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    officer.fill("#place", "Lyon, Part-Dieu").await;
+    officer
+        .fill("#legal_basis", "Mutual legal assistance")
+        .await;
+    officer.screenshots("trace-form").await;
+    officer.click("#save-trace").await;
+    assert!(officer.wait_for_text("h1", "Trace request", wait).await);
+    // What is still needed, blocking first; where it should go.
+    assert!(officer.wait_for_text("#missing", "Required:", wait).await);
+    assert!(
+        officer
+            .text("#missing")
+            .await
+            .contains("What the answer will be used for")
+    );
+    assert!(officer.text("#destinations").await.contains("Germany"));
+    officer.click("#edit-trace").await;
+    assert!(officer.wait_for_text("h1", "complete it", wait).await);
+    officer
+        .fill("#intended_use", "Criminal investigation")
+        .await;
+    officer.click("#save-trace").await;
+    assert!(officer.wait_for_text("#trace-status", "Draft", wait).await);
+    officer.click("#send-trace").await;
+    assert!(officer.wait_for_text("#trace-status", "Sent", wait).await);
+    officer.screenshots("trace-sent").await;
+
+    // Germany's inbox shows it live; the NCB acknowledges and answers on the page.
+    germany.sign_in(&base, "ncb-de", PASSWORD).await;
+    assert!(germany.wait_for_text("h1", "Home", wait).await);
+    germany
+        .open(&format!("{base}/traces?direction=incoming"))
+        .await;
+    assert!(germany.wait_for_text("#traces", "ZQ90417", wait).await);
+    germany.click("#traces a").await;
+    assert!(germany.wait_for_text("#trace-status", "Sent", wait).await);
+    germany.fill("#ack-note", "With our firearms desk").await;
+    germany.click("#acknowledge").await;
+    assert!(
+        germany
+            .wait_for_text("#trace-status", "Acknowledged", wait)
+            .await
+    );
+    germany
+        .fill("#last_legal_recipient", "Waffen Huber, Graz")
+        .await;
+    germany.fill("#exporting_country", "DE").await;
+    germany.fill("#importing_country", "AT").await;
+    germany
+        .fill("#answer-text", "Exported to Austria in 2009")
+        .await;
+    germany.click("#answer").await;
+    assert!(
+        germany
+            .wait_for_text("#trace-status", "Answered", wait)
+            .await
+    );
+    germany.screenshots("trace-answered").await;
+
+    // The officer hears of it, reads the answer and closes the request.
+    officer.open(&format!("{base}/notifications")).await;
+    assert!(
+        officer
+            .wait_for_text("#inbox", "Trace request answered", wait)
+            .await
+    );
+    officer.click("#inbox li a").await;
+    assert!(
+        officer
+            .wait_for_text("#answer", "Waffen Huber, Graz", wait)
+            .await
+    );
+    assert!(
+        officer
+            .text("#timeline")
+            .await
+            .contains("With our firearms desk")
+    );
+    officer.click("#close-trace").await;
+    assert!(officer.wait_for_text("#trace-status", "Closed", wait).await);
+
+    // The French NCB sees its agency's request; it is not its to close.
+    let ncb = driver.browser("trace-ncb-fr").await;
+    ncb.sign_in(&base, "ncb-fr", PASSWORD).await;
+    assert!(ncb.wait_for_text("h1", "Home", wait).await);
+    ncb.open(&format!("{base}/traces")).await;
+    assert!(ncb.wait_for_text("#traces", "Closed", wait).await);
+
+    officer.close().await;
+    germany.close().await;
+    ncb.close().await;
+}

@@ -333,7 +333,10 @@ pub struct NotificationQuery {
     pub unread: bool,
     /// Only about this hit.
     pub hit_id: Option<i64>,
-    /// Only this event (`hit.created`, `hit.confirmed`, `hit.rejected`, `hit.message`, `hit.closed`).
+    /// Only about this trace request.
+    pub trace_id: Option<i64>,
+    /// Only this event (`hit.created`, `hit.confirmed`, `hit.rejected`, `hit.message`,
+    /// `hit.closed`, `trace.sent`, `trace.overdue` …).
     pub event: Option<String>,
     /// Skip this many.
     #[serde(default)]
@@ -363,6 +366,7 @@ pub async fn notifications(
     let filter = NotificationFilter {
         unread: query.unread,
         hit_id: query.hit_id,
+        trace_id: query.trace_id,
         event: query.event,
     };
     let org = caller.0.org_id;

@@ -193,6 +193,10 @@ mod tests {
             include_str!("../../templates/record_form.html"),
             include_str!("../../templates/record_delete.html"),
             include_str!("pages.rs"),
+            include_str!("traces.rs"),
+            include_str!("../../templates/traces.html"),
+            include_str!("../../templates/trace.html"),
+            include_str!("../../templates/trace_form.html"),
             include_str!("../web.rs"),
         ];
         let mut used = 0;

@@ -443,6 +443,12 @@ pub async fn check(
         context! {
             form => form,
             checked => true,
+            trace_link => format!("/traces/new?{}", url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("serial", &form.serial_number)
+                .append_pair("make", &form.make)
+                .append_pair("model", &form.model)
+                .append_pair("calibre", &form.calibre)
+                .finish()),
             serial => serial,
             results => rows,
             total => outcome.total,
@@ -662,10 +668,19 @@ pub async fn notifications(State(state): State<AppState>, viewer: Viewer) -> Pag
         .map(|n| {
             context! {
                 id => n.id,
-                hit_id => n.hit_id,
+                link => match (n.hit_id, n.trace_id) {
+                    (_, Some(trace)) => format!("/traces/{trace}"),
+                    (hit, _) => format!("/hits/{}", hit.unwrap_or_default()),
+                },
+                title => match (n.hit_id, n.trace_id) {
+                    (_, Some(trace)) => catalogue.f("trace_title", &[("id", &trace.to_string())]),
+                    (hit, _) => catalogue.f("hit_title", &[("id", &hit.unwrap_or_default().to_string())]),
+                },
                 event => catalogue.t(&format!("event_{}", n.event.replace('.', "_"))),
                 unread => n.read_at.is_none(),
-                serial => n.data["hit"]["serial_typed"].as_str().unwrap_or_default(),
+                serial => n.data["hit"]["serial_typed"].as_str()
+                    .or_else(|| n.data["trace"]["serial_numbers"][0].as_str())
+                    .unwrap_or_default(),
                 from => n.data["by"]["organisation"].as_str().map(|o| catalogue.f("inbox_from", &[("org", o)])),
                 at => n.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             }
@@ -677,6 +692,16 @@ pub async fn notifications(State(state): State<AppState>, viewer: Viewer) -> Pag
         "hit.rejected",
         "hit.message",
         "hit.closed",
+        "trace.sent",
+        "trace.updated",
+        "trace.acknowledged",
+        "trace.information_requested",
+        "trace.answered",
+        "trace.forwarded",
+        "trace.closed",
+        "trace.message",
+        "trace.attachment",
+        "trace.overdue",
     ]
     .into_iter()
     .map(|e| context! { event => e, label => catalogue.t(&format!("event_{}", e.replace('.', "_"))) })

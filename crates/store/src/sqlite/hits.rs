@@ -10,8 +10,8 @@ use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
 use crate::hits::{
     Attempt, Delivery, DeliveryLog, DeliveryTarget, Hit, HitChange, HitEvent, HitParty, HitState,
-    INSERT_NOTIFICATION, Notification, NotificationFilter, QUEUE_EMAIL, QUEUE_WEBHOOKS,
-    RECORD_FACTS, Webhook, hit_summary, stamp,
+    Notification, NotificationFilter, QUEUE_EMAIL, QUEUE_WEBHOOKS, RECORD_FACTS, Webhook,
+    hit_summary, stamp,
 };
 use crate::{StoreError, StoreResult};
 
@@ -142,27 +142,45 @@ pub(super) async fn hit_events(pool: &SqlitePool, hit_id: i64) -> StoreResult<Ve
         .collect()
 }
 
-/// Notifies every organisation in `orgs` of `event` on `hit_id`, queueing their deliveries.
-async fn notify(
+/// What a notification is about.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum About {
+    /// A hit.
+    Hit(i64),
+    /// A trace request.
+    Trace(i64),
+}
+
+/// Notifies every organisation in `orgs` of `event` on what it is `about`, queueing their
+/// deliveries.
+pub(super) async fn notify(
     conn: &mut SqliteConnection,
     orgs: &[i64],
-    hit_id: i64,
+    about: About,
     event: &str,
     payload: &Value,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
     let payload = payload.to_string();
     let at = stamp(at);
+    let (hit_id, trace_id) = match about {
+        About::Hit(id) => (Some(id), None),
+        About::Trace(id) => (None, Some(id)),
+    };
     for org in orgs {
-        let notification = sqlx::query(INSERT_NOTIFICATION)
-            .bind(org)
-            .bind(hit_id)
-            .bind(event)
-            .bind(&payload)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?
-            .last_insert_rowid();
+        let notification = sqlx::query(
+            "INSERT INTO notifications (org_id, hit_id, trace_id, event, payload, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(org)
+        .bind(hit_id)
+        .bind(trace_id)
+        .bind(event)
+        .bind(&payload)
+        .bind(&at)
+        .execute(&mut *conn)
+        .await?
+        .last_insert_rowid();
         for queue in [QUEUE_WEBHOOKS, QUEUE_EMAIL] {
             sqlx::query(queue)
                 .bind(notification)
@@ -253,7 +271,15 @@ pub(super) async fn change_hit(
         .map(|p| p.org_id)
         .filter(|id| *id != org_id)
         .collect();
-    notify(&mut tx, &others, hit_id, change.event(), &payload, now).await?;
+    notify(
+        &mut tx,
+        &others,
+        About::Hit(hit_id),
+        change.event(),
+        &payload,
+        now,
+    )
+    .await?;
     let event = AuditEvent::new(by.clone(), change.event())
         .target(format!("hit:{hit_id}"))
         .detail(
@@ -271,6 +297,7 @@ fn notification_from_row(row: &SqliteRow) -> StoreResult<Notification> {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,
         hit_id: row.try_get("hit_id")?,
+        trace_id: row.try_get("trace_id")?,
         event: row.try_get("event")?,
         data: serde_json::from_str(&payload).unwrap_or(Value::Null),
         created_at: row.try_get("created_at")?,
@@ -278,7 +305,8 @@ fn notification_from_row(row: &SqliteRow) -> StoreResult<Notification> {
     })
 }
 
-const NOTIFICATION_COLUMNS: &str = "id, org_id, hit_id, event, payload, created_at, read_at";
+const NOTIFICATION_COLUMNS: &str =
+    "id, org_id, hit_id, trace_id, event, payload, created_at, read_at";
 
 pub(super) async fn notifications(
     pool: &SqlitePool,
@@ -296,6 +324,9 @@ pub(super) async fn notifications(
     }
     if let Some(hit_id) = filter.hit_id {
         query.push(" AND hit_id = ").push_bind(hit_id);
+    }
+    if let Some(trace_id) = filter.trace_id {
+        query.push(" AND trace_id = ").push_bind(trace_id);
     }
     if let Some(event) = &filter.event {
         query.push(" AND event = ").push_bind(event.clone());
