@@ -80,7 +80,7 @@ const DEMO_USERS: &[DemoUser] = &[
         organisation: "Police nationale (FR)",
         kind: OrgKind::Police,
         country: "FR",
-        permissions: &[Permission::Check, Permission::Record],
+        permissions: &[Permission::Check, Permission::Record, Permission::Trace],
         pending: false,
     },
     DemoUser {
@@ -204,6 +204,145 @@ async fn load(store: &dyn Store, records: u64) -> anyhow::Result<()> {
     )
     .await?;
     println!("demo world loaded: {summary}");
+    load_traces(store).await?;
+    Ok(())
+}
+
+/// A few trace requests at every stage, dated so that one is overdue: a draft that still
+/// lacks what Germany will need, a request to Germany past its deadline, one Ukraine answered,
+/// and one France forwarded to Ukraine.
+async fn load_traces(store: &dyn Store) -> anyhow::Result<()> {
+    use armstrace_core::trace::{DeadlinePolicy, Priority, TraceAction, TraceAnswer, TraceContent};
+    use armstrace_store::traces::{NewTrace, TraceChange};
+    let who = |name: &'static str| async move {
+        let actor = store
+            .actor_for_user(name)
+            .await?
+            .with_context(|| format!("demo user {name}"))?;
+        anyhow::Ok(AuditWho::from(&actor))
+    };
+    let (police_fr, ncb_de, ncb_ua, ncb_fr) = (
+        who("police-fr").await?,
+        who("ncb-de").await?,
+        who("ncb-ua").await?,
+        who("ncb-fr").await?,
+    );
+    let country = |code: &str| CountryCode::parse(code).expect("a demo country");
+    let content = |serial: &str,
+                   make: &str,
+                   extra: serde_json::Value|
+     -> anyhow::Result<TraceContent> {
+        let mut value = serde_json::json!({
+            "firearm": { "serial_numbers": [serial], "make": make, "firearm_type": "pistol" },
+            "circumstances": { "place": "Demo city", "case_reference": format!("DEMO-{serial}") },
+            "legal_basis": "Mutual legal assistance (demo)",
+            "intended_use": "Criminal investigation (demo)"
+        });
+        if let (Some(base), Some(more)) = (value.as_object_mut(), extra.as_object()) {
+            base.extend(more.clone());
+        }
+        Ok(serde_json::from_value(value)?)
+    };
+    let policy = DeadlinePolicy::default();
+    let now = chrono::Utc::now();
+    let days = |n: i64| now - chrono::Duration::days(n);
+    let step = |action, deadlines, answer, forward_to| TraceChange::Move {
+        action,
+        text: None,
+        deadlines,
+        answer,
+        forward_to,
+    };
+
+    // A draft: no legal basis yet.
+    let mut draft = content("DX10482", "Beretta", serde_json::json!({}))?;
+    draft.legal_basis = None;
+    let new = NewTrace {
+        requester_country: country("FR"),
+        to_country: Some(country("IT")),
+        content: draft,
+    };
+    store.create_trace(&police_fr, &new, days(1)).await?;
+
+    // Sent to Germany three weeks ago and never answered.
+    let new = NewTrace {
+        requester_country: country("FR"),
+        to_country: Some(country("DE")),
+        content: content("WK41877", "Walther", serde_json::json!({}))?,
+    };
+    let late = store.create_trace(&police_fr, &new, days(22)).await?;
+    let sent = days(21);
+    let send = step(
+        TraceAction::Send,
+        Some(policy.deadlines(sent, Priority::Routine)),
+        None,
+        None,
+    );
+    store.change_trace(&police_fr, late.id, &send, sent).await?;
+    let ack = step(TraceAction::Acknowledge, None, None, None);
+    store.change_trace(&ncb_de, late.id, &ack, days(20)).await?;
+
+    // Asked by Germany, answered by Ukraine.
+    let new = NewTrace {
+        requester_country: country("DE"),
+        to_country: Some(country("UA")),
+        content: content(
+            "ФЕ4471",
+            "Makarov",
+            serde_json::json!({ "priority": "urgent", "urgency": "Suspect in custody (demo)" }),
+        )?,
+    };
+    let answered = store.create_trace(&ncb_de, &new, days(9)).await?;
+    let send = step(
+        TraceAction::Send,
+        Some(policy.deadlines(days(9), Priority::Urgent)),
+        None,
+        None,
+    );
+    store
+        .change_trace(&ncb_de, answered.id, &send, days(9))
+        .await?;
+    let answer: TraceAnswer = serde_json::from_value(serde_json::json!({
+        "result": "found",
+        "last_legal_recipient": "A licensed dealer in Odesa (demo)",
+        "last_legal_country": "UA",
+        "transfers": [{ "date": "2004-06-01", "exporting_country": "RU", "importing_country": "UA",
+                        "licence_reference": "DEMO-IMP-2004" }],
+        "text": "Reported stolen from the dealer in 2014 (demo)."
+    }))?;
+    let give = step(TraceAction::Answer, None, Some(answer), None);
+    store
+        .change_trace(&ncb_ua, answered.id, &give, days(8))
+        .await?;
+
+    // Asked of France by Brazil's NCB, forwarded by France to Ukraine.
+    let ncb_br = who("ncb-br").await?;
+    let new = NewTrace {
+        requester_country: country("BR"),
+        to_country: Some(country("FR")),
+        content: content("MR30977", "MAS", serde_json::json!({}))?,
+    };
+    let chain = store.create_trace(&ncb_br, &new, days(6)).await?;
+    let send = step(
+        TraceAction::Send,
+        Some(policy.deadlines(days(6), Priority::Routine)),
+        None,
+        None,
+    );
+    store
+        .change_trace(&ncb_br, chain.id, &send, days(6))
+        .await?;
+    let forward = TraceChange::Move {
+        action: TraceAction::Forward,
+        text: Some("Exported to Ukraine in 1998 (demo)".into()),
+        deadlines: None,
+        answer: None,
+        forward_to: Some((country("UA"), policy.deadlines(days(5), Priority::Routine))),
+    };
+    store
+        .change_trace(&ncb_fr, chain.id, &forward, days(5))
+        .await?;
+    println!("demo trace requests: 5 (a draft, one overdue, one answered, a forwarded chain)");
     Ok(())
 }
 

@@ -186,8 +186,34 @@ async fn the_demo_loads_a_world_and_prints_tokens_that_work() {
     assert_eq!(page["items"].as_array().unwrap().len(), 1000);
     assert!(page["next_cursor"].is_string());
 
-    // The agency awaiting approval sees its state and nothing else.
+    // Trace requests at every stage to click through: the police's own draft and its
+    // overdue request to Germany.
     let client = reqwest::Client::new();
+    let traces: serde_json::Value = client
+        .get(format!("{base}/api/v1/traces"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<(&str, &serde_json::Value)> = traces["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["status"].as_str().unwrap(), &t["late"]))
+        .collect();
+    assert!(
+        states.contains(&("draft", &serde_json::Value::Null)),
+        "{traces}"
+    );
+    assert!(
+        states.contains(&("acknowledged", &serde_json::json!("answer"))),
+        "{traces}"
+    );
+
+    // The agency awaiting approval sees its state and nothing else.
     let pending = pending.expect("a login line for police-marseille");
     let me: serde_json::Value = client
         .get(format!("{base}/api/v1/me"))

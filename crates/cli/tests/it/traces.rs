@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::receivers::Receiver;
+use crate::receivers::{Receiver, SmtpSink};
 use crate::support::{Installation, TestServer};
 
 /// France (a police agency and its NCB), Germany, Austria and Italy (NCBs), and a second
@@ -307,6 +307,30 @@ async fn a_request_lives_across_three_countries_and_only_they_see_it() {
     )
     .await;
     assert_eq!(incoming["traces"][0]["id"], id);
+    // Filtered by the date it was written, and by country.
+    for (query, found) in [
+        ("from=2000-01-01", true),
+        ("to=2000-01-01", false),
+        ("country=DE", true),
+        ("country=AT", false),
+        ("status=sent&priority=routine", true),
+        ("status=closed", false),
+    ] {
+        let list = expect(
+            &server,
+            &w.ncb_de,
+            Method::GET,
+            &format!("/api/v1/traces?{query}"),
+            None,
+            200,
+        )
+        .await;
+        assert_eq!(
+            list["traces"].as_array().unwrap().len(),
+            usize::from(found),
+            "{query}: {list}"
+        );
+    }
     let outgoing = expect(
         &server,
         &w.ncb_de,
@@ -844,6 +868,7 @@ async fn an_urgent_request_goes_overdue_under_a_test_clock_and_everyone_is_remin
     let clock = w.installation.path("clock");
     // Wednesday morning.
     write_clock(&clock, "2026-11-18T09:00:00Z");
+    let sink = SmtpSink::start().await;
     let server = TestServer::start_with(
         &w.installation,
         &[
@@ -851,8 +876,24 @@ async fn an_urgent_request_goes_overdue_under_a_test_clock_and_everyone_is_remin
             clock.to_str().unwrap(),
             "--trace-sweep-ms",
             "100",
+            "--smtp-url",
+            &sink.url(),
+            "--smtp-from",
+            "armstrace@example.org",
         ],
     );
+    // Germany's duty desk gets its notifications by e-mail too.
+    let me = expect(&server, &w.ncb_de, Method::GET, "/api/v1/me", None, 200).await;
+    let org = me["organisation"]["id"].as_i64().unwrap();
+    expect(
+        &server,
+        &w.ncb_de,
+        Method::PUT,
+        &format!("/api/v1/organisations/{org}/duty-email"),
+        Some(json!({ "address": "duty@ncb-de.example" })),
+        200,
+    )
+    .await;
     let mut request = draft();
     request["to_country"] = json!("DE");
     request["legal_basis"] = json!("Mutual legal assistance");
@@ -921,6 +962,21 @@ async fn an_urgent_request_goes_overdue_under_a_test_clock_and_everyone_is_remin
     }
     let events = trace_events(&server, &w.ncb_it, id).await;
     assert!(events.is_empty(), "Italy is not told: {events:?}");
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let overdue_mail = |mail: &Vec<(Vec<String>, String)>| {
+        mail.iter().any(|(_, text)| {
+            text.contains("trace.overdue") && text.contains(&format!("trace request {id}"))
+        })
+    };
+    while !overdue_mail(&sink.mail()) && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mail = sink.mail();
+    assert!(overdue_mail(&mail), "{mail:?}");
+    assert!(
+        mail.iter().all(|(to, _)| to == &["<duty@ncb-de.example>"]),
+        "{mail:?}"
+    );
     let view = expect(
         &server,
         &w.ncb_de,
