@@ -171,3 +171,10 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `text` with control characters shown as `?`, so that nothing stored can drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}

@@ -233,6 +233,24 @@ pub fn sniff(content: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The name an attachment is kept under: `name` cleaned, ending in the extension of the type
+/// read from its content (a PDF named `.html` is saved as `.html.pdf`, so that no download
+/// opens as something else).
+pub fn attachment_name(name: &str, content_type: &str) -> String {
+    let cleaned = clean_name(name);
+    let extensions: &[&str] = match content_type {
+        "image/jpeg" => &["jpg", "jpeg"],
+        "image/png" => &["png"],
+        _ => &["pdf"],
+    };
+    let lower = cleaned.to_ascii_lowercase();
+    if extensions.iter().any(|e| lower.ends_with(&format!(".{e}"))) {
+        cleaned
+    } else {
+        format!("{cleaned}.{}", extensions[0])
+    }
+}
+
 /// A file name safe to store and to give back in a header: its last path part, printable
 /// characters only, at most 120 of them.
 pub fn clean_name(name: &str) -> String {
@@ -356,6 +374,16 @@ pub fn check_text(field: &str, text: Option<&str>, required: bool) -> Result<(),
             "too_long",
             format!("at most {MAX_TEXT} characters"),
         )),
+        Some(t)
+            if t.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') =>
+        {
+            Err(ApiError::invalid(
+                field,
+                "control_character",
+                "remove the control characters (only line breaks and tabs are kept)",
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -639,7 +667,7 @@ pub async fn attach(
         )));
     }
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
-    let name = clean_name(name);
+    let name = attachment_name(name, found);
     let file = NewAttachment {
         name: &name,
         content_type: found,
@@ -712,6 +740,20 @@ pub async fn view(state: &AppState, actor: &Actor, id: i64) -> Result<TraceView,
         .reference
         .resolver()
         .trace_destinations(f.make.as_deref(), f.import_marks.as_deref());
+    // The country of manufacture the requester gave, when the table did not already name it
+    // (an unknown make, a licensed production).
+    if let Some(made) = f.country_of_manufacture
+        && !destinations.iter().any(|d| d.country == made)
+    {
+        destinations.insert(
+            0,
+            Destination {
+                country: made,
+                name: made.name().to_string(),
+                reason: "the country of manufacture given in the request".into(),
+            },
+        );
+    }
     // Any country the trail names so far, in the answers along the chain.
     for answer in chain.iter().filter_map(|t| t.answer.as_ref()) {
         let named = answer
@@ -778,6 +820,23 @@ mod tests {
         assert_eq!(clean_name("C:\\photos\\slide.jpg"), "slide.jpg");
         assert_eq!(clean_name("a\"b\r\nc.png"), "abc.png");
         assert_eq!(clean_name("  "), "attachment");
+    }
+
+    #[test]
+    fn an_attachment_is_named_for_what_it_is() {
+        assert_eq!(attachment_name("slide.JPG", "image/jpeg"), "slide.JPG");
+        assert_eq!(
+            attachment_name("evil.html", "application/pdf"),
+            "evil.html.pdf"
+        );
+        assert_eq!(attachment_name("scan", "image/png"), "scan.png");
+    }
+
+    #[test]
+    fn a_note_may_not_carry_control_characters() {
+        assert!(check_text("note", Some("line one\nline two\tend"), false).is_ok());
+        assert!(check_text("note", Some("red \u{1b}[31m"), false).is_err());
+        assert!(check_text("note", Some(" "), true).is_err());
     }
 
     #[test]

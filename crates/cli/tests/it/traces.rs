@@ -542,6 +542,22 @@ async fn a_request_lives_across_three_countries_and_only_they_see_it() {
     .await;
     assert_eq!(closed["trace"]["status"], "closed");
     assert_eq!(closed["actions"], json!([]));
+    // Closing the case closes the request it was forwarded on as: Austria stops work on it.
+    let linked_view = expect(
+        &server,
+        &w.ncb_at,
+        Method::GET,
+        &format!("/api/v1/traces/{linked}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(linked_view["trace"]["status"], "closed", "{linked_view}");
+    assert_eq!(linked_view["actions"], json!([]));
+    assert_eq!(
+        trace_events(&server, &w.ncb_at, linked).await,
+        ["trace.sent", "trace.closed"]
+    );
     let conflict = expect(
         &server,
         &w.ncb_de,
@@ -684,6 +700,20 @@ async fn a_request_lives_across_three_countries_and_only_they_see_it() {
         let bytes = pdf.bytes().await.unwrap();
         assert!(bytes.starts_with(b"%PDF-"), "{path}");
     }
+    // Another country's export leaves the request out.
+    for token in [&w.ncb_it, &w.customs_fr] {
+        let csv = server
+            .client
+            .get(server.url("/api/v1/traces/export?format=csv"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+    }
     let pdf = server
         .client
         .get(server.url(&format!("/api/v1/traces/{id}/pdf")))
@@ -698,14 +728,14 @@ async fn a_request_lives_across_three_countries_and_only_they_see_it() {
     assert!(list.status.success(), "{list:?}");
     let list = String::from_utf8(list.stdout).unwrap();
     assert!(list.contains("2 requests"), "{list}");
-    assert!(list.contains("answered"), "{list}");
+    assert_eq!(list.matches(" closed ").count(), 2, "{list}");
     let show = w.installation.run(&["trace", "show", &id.to_string()]);
     assert!(show.status.success(), "{show:?}");
     let show = String::from_utf8(show.stdout).unwrap();
     assert!(show.contains("trace request"), "{show}");
     assert!(show.contains("trace.forwarded"), "{show}");
     assert!(
-        show.contains(&format!("{linked} DE -> AT (answered)")),
+        show.contains(&format!("{linked} DE -> AT (closed)")),
         "{show}"
     );
     let missing = w.installation.run(&["trace", "show", "999"]);

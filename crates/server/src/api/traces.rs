@@ -238,14 +238,30 @@ pub async fn export(
     Ok(file(content_type, name, bytes))
 }
 
+/// `Content-Disposition` for a download named `name`: an ASCII fallback, and the name itself
+/// percent-encoded (RFC 6266 and 5987).
+fn disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 fn file(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
+            (header::CONTENT_DISPOSITION, disposition(name)),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         ],
         bytes,
@@ -626,4 +642,17 @@ pub async fn case_file(
         &format!("trace-request-{id}.pdf"),
         bytes,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disposition;
+
+    #[test]
+    fn a_download_s_name_cannot_break_out_of_its_header() {
+        assert_eq!(
+            disposition("été; filename=x.pdf"),
+            "attachment; filename=\"_t__ filename_x.pdf\"; filename*=UTF-8''%C3%A9t%C3%A9%3B%20filename%3Dx.pdf"
+        );
+    }
 }

@@ -39,6 +39,14 @@ pub struct ListQuery {
     status: String,
     #[serde(default)]
     overdue: Option<String>,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
 }
 
 pub async fn list(
@@ -55,6 +63,19 @@ pub async fn list(
         _ => None,
     };
     filter.status = TraceStatus::parse(&query.status);
+    filter.priority = Priority::parse(&query.priority);
+    filter.country = country_field("country", Some(&query.country)).map_err(|e| viewer.error(e))?;
+    let day = |field: &str, text: &str| {
+        given(text)
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+                    viewer.error(ApiError::invalid(field, "invalid_date", "YYYY-MM-DD"))
+                })
+            })
+            .transpose()
+    };
+    filter.from = day("from", &query.from)?;
+    filter.to = day("to", &query.to)?;
     let now = state.clock.now();
     let overdue = query.overdue.is_some();
     filter.overdue_at = overdue.then_some(now);
@@ -89,6 +110,10 @@ pub async fn list(
             [
                 ("direction", query.direction.as_str()),
                 ("status", query.status.as_str()),
+                ("priority", query.priority.as_str()),
+                ("country", query.country.as_str()),
+                ("from", query.from.as_str()),
+                ("to", query.to.as_str()),
             ]
             .into_iter()
             .filter(|(_, v)| !v.is_empty()),
@@ -102,6 +127,10 @@ pub async fn list(
             traces => rows,
             statuses => statuses,
             direction => query.direction,
+            priority => query.priority,
+            country => query.country,
+            from => query.from,
+            to => query.to,
             overdue => overdue,
             export => export,
         },

@@ -294,14 +294,21 @@ async fn parties(
     if with_ncbs {
         orgs.extend(ncbs(conn, Some(trace.requester_country)).await?);
     }
-    let up: Vec<i64> = sqlx::query_scalar(
-        "SELECT requester_org_id FROM traces WHERE chain_id = ? AND id < ? ORDER BY id",
+    let up: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT requester_org_id, requester_country FROM traces \
+         WHERE chain_id = ? AND id < ? ORDER BY id",
     )
     .bind(trace.chain_id)
     .bind(trace.id)
     .fetch_all(&mut *conn)
     .await?;
-    orgs.extend(up);
+    for (org, country) in up {
+        orgs.push(org);
+        if with_ncbs {
+            let country = CountryCode::parse(&country).map_err(|_| corrupt("country", &country))?;
+            orgs.extend(ncbs(conn, Some(country)).await?);
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     orgs.retain(|o| Some(*o) != except && seen.insert(*o));
     Ok(orgs)
@@ -469,6 +476,21 @@ pub(super) async fn change(
             let mut data = None;
             match action {
                 TraceAction::Send => {
+                    // Checked again here: a change made since the service checked it must
+                    // not send a request nobody can act on.
+                    let blocking = trace
+                        .content
+                        .missing(Some(trace.requester_country))
+                        .iter()
+                        .any(|m| m.blocking);
+                    if trace.to_country.is_none() || blocking {
+                        return Err(StoreError::Conflict {
+                            code: "trace_incomplete",
+                            message: "the request changed and lacks what the recipient needs; \
+                                      read it again"
+                                .into(),
+                        });
+                    }
                     let deadlines = deadlines.expect("a sending carries its deadlines");
                     sqlx::query(
                         "UPDATE traces SET sent_at = ?, acknowledge_by = ?, answer_by = ?, \
@@ -522,12 +544,71 @@ pub(super) async fn change(
         let others = parties(&mut tx, &changed, false, by.org_id).await?;
         tell(&mut tx, &others, &changed, event, by, text, now).await?;
     }
+    if status == TraceStatus::Closed {
+        close_linked(&mut tx, by, &changed, now).await?;
+    }
     let audit = AuditEvent::new(by.clone(), event)
         .target(format!("trace:{id}"))
         .detail(json!({ "from": trace.status, "to": status, "text": text, "data": data }));
     append(&mut tx, &[audit], now).await?;
     tx.commit().await?;
     Ok((changed, linked))
+}
+
+/// Closes, with the request `closed`, every request forwarded from it (and on from those)
+/// that is still open: the requester ended the case, so no one down the chain works on it or is
+/// reminded of it. Each is closed on its own timeline, told to its parties and audited.
+async fn close_linked(
+    conn: &mut SqliteConnection,
+    by: &AuditWho,
+    closed: &Trace,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let chain = chain_in(conn, closed.chain_id).await?;
+    let mut ended = vec![closed.id];
+    let text = "closed with the request it was forwarded from";
+    for linked in &chain {
+        let below = linked.parent_id.is_some_and(|p| ended.contains(&p));
+        if !below {
+            continue;
+        }
+        ended.push(linked.id);
+        if linked.status == TraceStatus::Closed {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE traces SET status = 'closed', updated_at = ?, version = version + 1 \
+             WHERE id = ?",
+        )
+        .bind(stamp(now))
+        .bind(linked.id)
+        .execute(&mut *conn)
+        .await?;
+        let step = Step {
+            event: "trace.closed",
+            status: TraceStatus::Closed,
+            text: Some(text),
+            data: Some(json!({ "closed_with": closed.id })),
+        };
+        record_step(conn, by, linked.id, &step, now).await?;
+        let now_closed = trace_in(conn, linked.id).await?.expect("just closed");
+        let others = parties(conn, &now_closed, false, by.org_id).await?;
+        tell(
+            conn,
+            &others,
+            &now_closed,
+            "trace.closed",
+            by,
+            Some(text),
+            now,
+        )
+        .await?;
+        let audit = AuditEvent::new(by.clone(), "trace.closed")
+            .target(format!("trace:{}", linked.id))
+            .detail(json!({ "from": linked.status, "to": TraceStatus::Closed, "closed_with": closed.id }));
+        append(conn, &[audit], now).await?;
+    }
+    Ok(())
 }
 
 /// Starts the request a forward passes on: from the forwarding NCB to `to`, sent at once, in
