@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: formatting, lints, and every test of every crate.
 # Installs what the tests need beyond the Rust toolchain (Chromium and ChromeDriver for the
-# browser tests), so that this one command stays the whole story. Screenshots of the pages land
+# browser tests, PostgreSQL for the tests of that backend), so that this one command stays the
+# whole story. Screenshots of the pages land
 # in target/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,24 @@ if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; t
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver > /dev/null
 fi
 
+# PostgreSQL: a throwaway server of our own, unless ARMSTRACE_TEST_PG_URL names one. Every store
+# test runs on SQLite and PostgreSQL; the end-to-end suite runs once per backend below.
+if [ -z "${ARMSTRACE_TEST_PG_URL:-}" ]; then
+    pg_dir=$(mktemp -d /tmp/armstrace-pg.XXXXXX)
+    trap 'scripts/pg-server.sh stop "$pg_dir"' EXIT
+    step "starting a throwaway PostgreSQL in $pg_dir"
+    ARMSTRACE_TEST_PG_URL=$(scripts/pg-server.sh start "$pg_dir")
+    export ARMSTRACE_TEST_PG_URL
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test"
+step "cargo test (the store on SQLite and PostgreSQL, the end-to-end suite on SQLite)"
 cargo test --workspace --locked
+
+step "the end-to-end suite again, on PostgreSQL"
+ARMSTRACE_TEST_BACKEND=postgres cargo test --locked -p armstrace --test it

@@ -14,7 +14,8 @@ pub struct BenchArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum BenchKind {
-    /// Import a generated list into a new SQLite database: rows per second and peak memory.
+    /// Import a generated list into a new database: rows per second, peak memory, and the time
+    /// a node takes to build its check index from it.
     Import {
         /// Rows to generate and import.
         #[arg(long, default_value_t = 1_400_000)]
@@ -22,6 +23,10 @@ enum BenchKind {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A PostgreSQL server (postgres://user@host/postgres) to make the database on, instead
+        /// of a SQLite file; the database is dropped at the end.
+        #[arg(long)]
+        pg: Option<String>,
     },
     /// The check engine: recall per kind of damage, false alarms, latency, throughput, memory.
     Check(check::CheckBenchArgs),
@@ -68,6 +73,12 @@ enum BenchKind {
         /// What to ask: read a record, or check a serial.
         #[arg(long, value_enum, default_value = "read")]
         route: storage::Route,
+        /// A PostgreSQL server to make the database on, instead of a SQLite file.
+        #[arg(long)]
+        pg: Option<String>,
+        /// Service nodes on the one database, each with its own check index.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
         /// The confidences that make a hit: every checked serial here is recorded, so
         /// `exact,strong` makes a hit of every check (real operations hit a tiny fraction);
         /// `none` measures the check and its audit entry alone.
@@ -79,7 +90,9 @@ enum BenchKind {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     print_machine();
     match args.what {
-        BenchKind::Import { records, seed } => storage::bench_import(records, seed).await,
+        BenchKind::Import { records, seed, pg } => {
+            storage::bench_import(records, seed, pg.as_deref()).await
+        }
         BenchKind::Api {
             records,
             requests,
@@ -87,7 +100,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             seed,
             route,
             hit_policy,
-        } => storage::bench_api(records, requests, concurrency, seed, route, hit_policy).await,
+            pg,
+            nodes,
+        } => {
+            storage::bench_api(storage::ApiBench {
+                records,
+                requests,
+                concurrency,
+                seed,
+                route,
+                hit_policy,
+                pg,
+                nodes,
+            })
+            .await
+        }
         BenchKind::Check(args) => check::run(args).await,
         BenchKind::Hits {
             records,

@@ -111,16 +111,17 @@ const DEMO_USERS: &[DemoUser] = &[
 
 /// Opens `db` with the demo world in it, loading it first into an empty or new database.
 pub async fn prepare(db: &str, records: u64) -> anyhow::Result<Arc<dyn Store>> {
+    let shown = armstrace_store::redacted(db);
     let store = armstrace_store::open(db, true)
         .await
-        .with_context(|| format!("opening the demo database '{db}'"))?;
+        .with_context(|| format!("opening the demo database '{shown}'"))?;
     if store.is_initialised().await? {
         if store.setting(DEMO_SETTING).await?.is_none() {
             bail!(
-                "'{db}' holds a real installation; --demo only loads into an empty or new database (pass another --db)"
+                "'{shown}' holds a real installation; --demo only loads into an empty or new database (pass another --db)"
             );
         }
-        println!("demo world already loaded in {db}");
+        println!("demo world already loaded in {shown}");
     } else {
         load(store.as_ref(), records).await?;
         store.set_setting(DEMO_SETTING, "true").await?;

@@ -34,14 +34,18 @@ pub struct Installation {
 
 pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     let db = &args.db.db;
-    if armstrace_store::exists(db) {
-        bail!("'{db}' already exists; init creates new databases only and changed nothing");
+    let shown = armstrace_store::redacted(db);
+    if armstrace_store::exists(db)
+        .await
+        .with_context(|| format!("reaching the database '{shown}'"))?
+    {
+        bail!("'{shown}' already exists; init creates new databases only and changed nothing");
     }
     let store = armstrace_store::open(db, true)
         .await
-        .with_context(|| format!("creating the database '{db}'"))?;
+        .with_context(|| format!("creating the database '{shown}'"))?;
     let installation = install(store.as_ref(), &args.secretariat, &args.admin, None).await?;
-    println!("created database {db}");
+    println!("created database {shown}");
     println!("secretariat: {}", args.secretariat);
     println!("administrator: {}", args.admin);
     println!("password: {}", installation.password);

@@ -13,21 +13,28 @@ pub const OPERATOR_SETTING: &str = "operator_username";
 /// The database option shared by every subcommand that uses one.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
-    /// SQLite file (or sqlite: URL) of the installation.
+    /// The installation's database: a SQLite file (or sqlite: URL), or a PostgreSQL URL
+    /// (postgres://user:password@host/database; the database must exist).
     #[arg(long, env = "ARMSTRACE_DB", default_value = "armstrace.db")]
     pub db: String,
 }
 
 /// Opens an initialised installation, or says how to create one.
 pub async fn open_installed(db: &str) -> anyhow::Result<Arc<dyn Store>> {
-    if !armstrace_store::exists(db) {
-        bail!("no database at '{db}'; create one with `armstrace init --db {db}`");
+    let shown = armstrace_store::redacted(db);
+    if !armstrace_store::exists(db)
+        .await
+        .with_context(|| format!("reaching the database '{shown}'"))?
+    {
+        bail!("no database at '{shown}'; create one with `armstrace init --db {shown}`");
     }
     let store = armstrace_store::open(db, false)
         .await
-        .with_context(|| format!("opening the database '{db}'"))?;
+        .with_context(|| format!("opening the database '{shown}'"))?;
     if !store.is_initialised().await? {
-        bail!("'{db}' is not an initialised Armstrace database; create one with `armstrace init`");
+        bail!(
+            "'{shown}' is not an initialised Armstrace database; create one with `armstrace init`"
+        );
     }
     Ok(store)
 }

@@ -88,6 +88,14 @@ pub struct ServeArgs {
     #[arg(long, env = "ARMSTRACE_ATTACHMENT_MAX_MB", default_value_t = 10,
         value_parser = clap::value_parser!(u32).range(1..=64))]
     attachment_max_mb: u32,
+    /// A streaming replica of the PostgreSQL database, for long reads that may lag a little
+    /// (lists, counts, exports, the check index's first read, the audit trail).
+    #[arg(long, env = "ARMSTRACE_DB_READ_REPLICA")]
+    db_read_replica: Option<String>,
+    /// Milliseconds between two looks at the change feed, for records other processes wrote
+    /// (another node of a cluster, an import from the command line).
+    #[arg(long, env = "ARMSTRACE_FOLLOW_MS", default_value_t = 250)]
+    follow_ms: u64,
     /// For tests only: read the time from this file (an RFC 3339 instant), so that deadlines
     /// pass without waiting. The system clock while the file is missing.
     #[arg(long, hide = true)]
@@ -101,9 +109,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         open_installed(&db).await?
     };
+    let store = match &args.db_read_replica {
+        None => store,
+        Some(replica) => {
+            drop(store);
+            armstrace_store::open_with_read_replica(&db, replica)
+                .await
+                .with_context(|| {
+                    format!(
+                        "opening the read replica '{}'",
+                        armstrace_store::redacted(replica)
+                    )
+                })?
+        }
+    };
     let reference = ReferenceTable::load(store.as_ref())
         .await
         .context("reading the reference table")?;
+    // Where the change feed stands before the index is read: whatever is written meanwhile is
+    // applied after, from the feed.
+    let feed_head = store.feed_head().await.context("reading the change feed")?;
     let (index, took) =
         armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
             .await
@@ -129,7 +154,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         per_credential: NonZeroU32::new(args.rate_per_token),
         per_address: NonZeroU32::new(args.rate_per_address),
     };
-    let mut state = AppState::new(store.clone(), std::sync::Arc::new(index), reference, limits);
+    let index = std::sync::Arc::new(index);
+    armstrace_server::checking::follow_changes(
+        store.clone(),
+        index.clone(),
+        feed_head,
+        Duration::from_millis(args.follow_ms.max(10)),
+    );
+    let mut state = AppState::new(store.clone(), index, reference, limits);
     state.hit_policy = args.hit_policy;
     state.allow_loopback_webhooks = args.allow_loopback_webhooks;
     if let Some(file) = args.clock_file {

@@ -163,7 +163,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<()> {
                     e.organisation,
                     e.text
                         .as_ref()
-                        .map(|t| format!(": {t}"))
+                        .map(|t| format!(": {}", printable(t)))
                         .unwrap_or_default()
                 );
             }

@@ -65,6 +65,49 @@ pub fn index_record(index: &CheckIndex, firearm: &Firearm) {
     }
 }
 
+/// Follows the store's change feed from position `from`, every `every`, so that `index` learns
+/// of records other processes write: another node of a cluster, an import from the command
+/// line. Applying a change this process made itself again is harmless: it reads the record as
+/// it stands.
+pub fn follow_changes(
+    store: std::sync::Arc<dyn Store>,
+    index: std::sync::Arc<CheckIndex>,
+    from: i64,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut position = from;
+        loop {
+            tokio::time::sleep(every).await;
+            match catch_up(store.as_ref(), &index, position).await {
+                Ok(next) => position = next,
+                Err(error) => tracing::warn!(%error, "following the change feed failed; retrying"),
+            }
+        }
+    });
+}
+
+/// Applies every change after `position` to `index`; returns the new position.
+pub async fn catch_up(
+    store: &dyn Store,
+    index: &CheckIndex,
+    mut position: i64,
+) -> Result<i64, StoreError> {
+    loop {
+        let changes = store.changes_after(position, 5000).await?;
+        let Some(&(last, _)) = changes.last() else {
+            return Ok(position);
+        };
+        let mut ids: Vec<FirearmId> = changes.iter().map(|(_, id)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for firearm in store.firearms(&ids).await? {
+            index_record(index, &firearm);
+        }
+        position = last;
+    }
+}
+
 /// Keeps the index in step with a live record's content (as an import stores it).
 pub fn index_fields(index: &CheckIndex, id: FirearmId, fields: &FirearmFields) {
     index.upsert(IndexRecord {

@@ -234,7 +234,13 @@ pub fn start_sender(store: Arc<dyn Store>, wake: Wake, sending: Sending) {
             None
         }
     });
-    let slowest = sending.timeout.max(SMTP_TIMEOUT);
+    // A claim outlives the slowest attempt twice over; the SMTP relay's time counts only when
+    // there is one, so that without it another node takes over a dead node's claims sooner.
+    let slowest = if sending.smtp.is_some() {
+        sending.timeout.max(SMTP_TIMEOUT)
+    } else {
+        sending.timeout
+    };
     let lease = chrono::Duration::from_std(slowest * 2 + Duration::from_secs(5))
         .unwrap_or(chrono::Duration::seconds(60));
     let (results, recorded) = tokio::sync::mpsc::channel::<(i64, String, Attempt)>(CLAIM * 2);

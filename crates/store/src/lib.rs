@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod hits;
 pub mod import;
+mod paging;
+mod postgres;
 pub mod reference;
 mod sqlite;
 pub mod traces;
@@ -22,6 +24,7 @@ use futures::stream::BoxStream;
 
 use crate::audit::{AuditEntry, AuditEvent, AuditFilter, AuditWho};
 
+pub use postgres::{PgStore, create_database, drop_database, is_postgres};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in a store, in terms a caller can act on.
@@ -492,6 +495,14 @@ pub trait Store: Send + Sync + 'static {
         again: chrono::Duration,
     ) -> StoreResult<Option<armstrace_core::trace::Late>>;
 
+    /// The change feed: the records created or changed after position `after`, in commit order,
+    /// as (position, record), at most `limit`. A service follows it to keep its check index in
+    /// step with what other processes write.
+    async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, FirearmId)>>;
+
+    /// The feed's newest position (0 when nothing was ever written).
+    async fn feed_head(&self) -> StoreResult<i64>;
+
     /// Creates a record; audited.
     async fn create_firearm(
         &self,
@@ -540,10 +551,73 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the store a `--db` value names: a SQLite file path or `sqlite:` URL. With `create`,
 /// a missing SQLite file is created; the schema is migrated either way.
 pub async fn open(db: &str, create: bool) -> StoreResult<Arc<dyn Store>> {
-    Ok(Arc::new(SqliteStore::open(db, create).await?))
+    if is_postgres(db) {
+        Ok(Arc::new(PgStore::open(db, create).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(db, create).await?))
+    }
 }
 
-/// Whether the database `db` names already exists (for refusing to initialise over it).
-pub fn exists(db: &str) -> bool {
-    sqlite::path_of(db).exists()
+/// `db` as it may be shown or logged: a URL's password replaced by `***`.
+pub fn redacted(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else {
+        return db.to_string();
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    if rest.contains('/') {
+        format!("{scheme}://{authority}/{path}")
+    } else {
+        format!("{scheme}://{authority}")
+    }
+}
+
+/// Opens the PostgreSQL database `db` with a streaming replica `replica` for long reads that
+/// may lag a little (lists, exports, the check index's first read, the audit trail).
+pub async fn open_with_read_replica(db: &str, replica: &str) -> StoreResult<Arc<dyn Store>> {
+    if !is_postgres(db) || !is_postgres(replica) {
+        return Err(StoreError::NotFound(
+            "a PostgreSQL database and replica (a read replica needs PostgreSQL)".into(),
+        ));
+    }
+    Ok(Arc::new(
+        PgStore::open(db, false)
+            .await?
+            .with_read_replica(replica)
+            .await?,
+    ))
+}
+
+/// Whether the database `db` names already holds an installation's schema (for refusing to
+/// initialise over it): a SQLite file that exists, or a PostgreSQL database with the schema.
+pub async fn exists(db: &str) -> StoreResult<bool> {
+    if is_postgres(db) {
+        postgres::has_schema(db).await
+    } else {
+        Ok(sqlite::path_of(db).exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        assert_eq!(
+            redacted("postgres://armstrace:s3cret@db.example:5432/armstrace?sslmode=require"),
+            "postgres://armstrace:***@db.example:5432/armstrace?sslmode=require"
+        );
+        assert_eq!(
+            redacted("postgres://armstrace@127.0.0.1/x"),
+            "postgres://armstrace@127.0.0.1/x"
+        );
+        assert_eq!(redacted("armstrace.db"), "armstrace.db");
+    }
 }

@@ -530,6 +530,25 @@ impl Store for SqliteStore {
         traces::remind(&self.writer, id, now, again).await
     }
 
+    async fn changes_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, FirearmId)>> {
+        Ok(sqlx::query_as(
+            "SELECT seq, firearm_id FROM firearm_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn feed_head(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM firearm_changes")
+                .fetch_one(&self.readers)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
     async fn create_firearm(
         &self,
         actor: &Actor,

@@ -1,19 +1,13 @@
-//! The audit trail in SQLite: every kind of append keeps one intact chain, and a recorded check
+//! The audit trail, on SQLite and on PostgreSQL: every kind of append keeps one intact chain, and a recorded check
 //! reads its hits exactly as the rest of the store does.
 
-use armstrace_core::{FirearmInput, OrgKind, OrgState, Permissions};
-use armstrace_store::audit::{AuditEvent, AuditWho, verify_chain};
-use armstrace_store::{Channel, Store};
-use serde_json::json;
+mod common;
 
-async fn store() -> (tempfile::TempDir, std::sync::Arc<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("trail.db");
-    let store = armstrace_store::open(db.to_str().unwrap(), true)
-        .await
-        .unwrap();
-    (dir, store)
-}
+use armstrace_core::{FirearmInput, OrgKind, OrgState, Permissions};
+use armstrace_store::Channel;
+use armstrace_store::audit::{AuditEvent, AuditWho, verify_chain};
+use common::Backend;
+use serde_json::json;
 
 fn input(record_id: &str, serial: &str) -> FirearmInput {
     serde_json::from_value(json!({
@@ -37,9 +31,15 @@ fn input(record_id: &str, serial: &str) -> FirearmInput {
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains() {
-    let (_dir, store) = store().await;
+both!(
+    a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains,
+    a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains
+);
+
+async fn a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains(
+    backend: Backend,
+) {
+    let (_db, store) = common::fresh(backend).await;
     let by = AuditWho::installation();
     let org = store
         .create_organisation(

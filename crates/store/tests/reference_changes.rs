@@ -1,27 +1,24 @@
 //! The secretariat's changes of the reference table: numbered versions of each entry, a stale
 //! change refused, each change in the audit trail, and the table in force built from them.
 
+mod common;
+
 use armstrace_reference::{Entry, Kind};
-use armstrace_store::Store;
 use armstrace_store::audit::{AuditEvent, AuditWho, verify_chain};
 use armstrace_store::reference::table_in_force;
-
-async fn store() -> (tempfile::TempDir, std::sync::Arc<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reference.db");
-    let store = armstrace_store::open(db.to_str().unwrap(), true)
-        .await
-        .unwrap();
-    (dir, store)
-}
+use common::Backend;
 
 fn event(key: &str) -> AuditEvent {
     AuditEvent::new(AuditWho::installation(), "reference.change").target(key.to_string())
 }
 
-#[tokio::test]
-async fn each_change_is_the_next_version_and_a_stale_one_is_refused() {
-    let (_dir, store) = store().await;
+both!(
+    each_change_is_the_next_version_and_a_stale_one_is_refused,
+    each_change_is_the_next_version_and_a_stale_one_is_refused
+);
+
+async fn each_change_is_the_next_version_and_a_stale_one_is_refused(backend: Backend) {
+    let (_db, store) = common::fresh(backend).await;
     let shipped = armstrace_reference::shipped().table();
     let mut glock = shipped.make("glock").unwrap().clone();
     let in_force = table_in_force(store.as_ref()).await.unwrap();

@@ -72,7 +72,8 @@ async fn organisation(
 pub async fn run(bench: HitsBench) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     println!("preparing {} records …", bench.records);
-    let (store, list) = prepare(dir.path(), bench.records, bench.seed).await?;
+    let db = super::storage::BenchDb::new(dir.path(), None).await?;
+    let (store, list) = prepare(dir.path(), bench.records, bench.seed, &db).await?;
     import_list(store.as_ref(), &list).await?;
 
     // Who is told: the secretariat, the searching agency and each recording country's NCB,

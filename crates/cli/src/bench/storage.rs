@@ -1,5 +1,6 @@
-//! Import speed and API throughput: a generated list into a new SQLite database, and record
-//! reads over loopback.
+//! Import speed and API throughput: a generated list into a new SQLite or PostgreSQL database,
+//! the start-up index built from it, and record reads and checks over loopback on one node or
+//! several.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,18 +21,57 @@ use super::peak_rss_mb;
 use crate::init::install;
 use crate::operator::operator;
 
+/// Where a benchmark's database lives: a SQLite file in its directory, or a database of its
+/// own on a PostgreSQL server, dropped when the benchmark ends.
+pub struct BenchDb {
+    /// The `--db` value.
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl BenchDb {
+    /// A new database: on the PostgreSQL server `pg` names, or as a file in `dir`.
+    pub async fn new(dir: &std::path::Path, pg: Option<&str>) -> anyhow::Result<Self> {
+        match pg {
+            None => Ok(BenchDb {
+                url: dir
+                    .join("bench.db")
+                    .to_str()
+                    .context("temporary path is not UTF-8")?
+                    .to_string(),
+                pg: None,
+            }),
+            Some(server) => {
+                let name = format!("armstrace_bench_{}", std::process::id());
+                let url = armstrace_store::create_database(server, &name).await?;
+                Ok(BenchDb {
+                    url,
+                    pg: Some((server.to_string(), name)),
+                })
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database, if there is one.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        if let Some((server, name)) = self.pg {
+            armstrace_store::drop_database(&server, &name).await?;
+        }
+        Ok(())
+    }
+}
+
 /// A new database with its administrator, and a generated list of `records` rows beside it.
 pub async fn prepare(
     dir: &std::path::Path,
     records: u64,
     seed: u64,
+    db: &BenchDb,
 ) -> anyhow::Result<(Arc<dyn Store>, std::path::PathBuf)> {
     let list = dir.join("list.csv");
     let file = std::io::BufWriter::new(std::fs::File::create(&list)?);
     armstrace_synth::write_csv(file, records, seed)?;
-    let db = dir.join("bench.db");
-    let store =
-        armstrace_store::open(db.to_str().context("temporary path is not UTF-8")?, true).await?;
+    let store = armstrace_store::open(&db.url, true).await?;
     install(store.as_ref(), "Bench Secretariat", "admin", None).await?;
     Ok((store, list))
 }
@@ -55,10 +95,14 @@ pub async fn import_list(
     .await?)
 }
 
-pub async fn bench_import(records: u64, seed: u64) -> anyhow::Result<()> {
+pub async fn bench_import(records: u64, seed: u64, pg: Option<&str>) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
-    println!("generating {records} records (seed {seed}) …");
-    let (store, list) = prepare(dir.path(), records, seed).await?;
+    let db = BenchDb::new(dir.path(), pg).await?;
+    println!(
+        "generating {records} records (seed {seed}) for {} …",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let (store, list) = prepare(dir.path(), records, seed, &db).await?;
     let size = std::fs::metadata(&list)?.len();
     let started = Instant::now();
     let summary = import_list(store.as_ref(), &list).await?;
@@ -79,7 +123,19 @@ pub async fn bench_import(records: u64, seed: u64) -> anyhow::Result<()> {
         "re-import of the same file: {summary} in {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    // What a node does at start-up: the reference table and the check index from the store.
+    let started = Instant::now();
+    let reference = ReferenceTable::load(store.as_ref()).await?;
+    let (index, _) =
+        armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
+            .await?;
+    println!(
+        "node start-up: check index of {} records built from the store in {:.2} s",
+        index.slots(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(store);
+    db.remove().await
 }
 
 /// What the API benchmark asks.
@@ -91,17 +147,40 @@ pub enum Route {
     Check,
 }
 
-pub async fn bench_api(
-    records: u64,
-    requests: usize,
-    concurrency: usize,
-    seed: u64,
-    route: Route,
-    hit_policy: armstrace_server::hits::HitPolicy,
-) -> anyhow::Result<()> {
+/// What the API benchmark runs against.
+pub struct ApiBench {
+    pub records: u64,
+    pub requests: usize,
+    pub concurrency: usize,
+    pub seed: u64,
+    pub route: Route,
+    pub hit_policy: armstrace_server::hits::HitPolicy,
+    /// A PostgreSQL server to make the database on, instead of a SQLite file.
+    pub pg: Option<String>,
+    /// Service nodes on the one database, each with its own index; the load is spread over
+    /// them.
+    pub nodes: usize,
+}
+
+pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
+    let ApiBench {
+        records,
+        requests,
+        concurrency,
+        seed,
+        route,
+        hit_policy,
+        pg,
+        nodes,
+    } = bench;
+    let nodes = nodes.max(1);
     let dir = tempfile_dir()?;
-    println!("preparing {records} records …");
-    let (store, list) = prepare(dir.path(), records, seed).await?;
+    let db = BenchDb::new(dir.path(), pg.as_deref()).await?;
+    println!(
+        "preparing {records} records on {}, {nodes} node(s) …",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let (store, list) = prepare(dir.path(), records, seed, &db).await?;
     import_list(store.as_ref(), &list).await?;
     let actor = operator(store.as_ref(), None).await?;
     let token = armstrace_server::auth::new_token();
@@ -115,11 +194,15 @@ pub async fn bench_api(
         )
         .await?;
     let reference = ReferenceTable::load(store.as_ref()).await?;
-    let index = Arc::new(
-        armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
-            .await?
-            .0,
-    );
+    // Each node has an index of its own, as a separate process would.
+    let mut indexes = Vec::new();
+    for _ in 0..nodes {
+        indexes.push(Arc::new(
+            armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
+                .await?
+                .0,
+        ));
+    }
     // A check's audit entry is part of the check; to show what it costs, the checks are run
     // once more with a trail that drops its entries (nothing else ever uses that one).
     let runs: &[bool] = match route {
@@ -132,32 +215,43 @@ pub async fn bench_api(
     };
     let mut rates = Vec::new();
     for &audited in runs {
-        let mut state = AppState::new(
-            store.clone(),
-            index.clone(),
-            reference.clone(),
-            Limits::none(),
-        );
-        state.hit_policy = hit_policy.clone();
-        if !audited {
-            state.audit = AuditLog::discarding(store.clone());
+        let mut addresses = Vec::new();
+        let mut servers = Vec::new();
+        for index in &indexes {
+            let mut state = AppState::new(
+                store.clone(),
+                index.clone(),
+                reference.clone(),
+                Limits::none(),
+            );
+            state.hit_policy = hit_policy.clone();
+            if !audited {
+                state.audit = AuditLog::discarding(store.clone());
+            }
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            addresses.push(listener.local_addr()?);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(armstrace_server::serve(listener, state, async {
+                let _ = stopped.await;
+            }));
+            servers.push((stop, server));
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(armstrace_server::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency)
             .build()?;
         let target = Arc::new(match route {
             Route::Read => Target::Read {
-                base: format!("http://{address}/api/v1/firearms"),
+                bases: addresses
+                    .iter()
+                    .map(|a| format!("http://{a}/api/v1/firearms"))
+                    .collect(),
                 max_id: records.max(1) as i64,
             },
             Route::Check => Target::Check {
-                url: format!("http://{address}/api/v1/checks"),
+                urls: addresses
+                    .iter()
+                    .map(|a| format!("http://{a}/api/v1/checks"))
+                    .collect(),
                 serials: armstrace_synth::Generator::new(seed)
                     .take(records as usize)
                     .map(|r| r.serial_number)
@@ -183,8 +277,10 @@ pub async fn bench_api(
             at(0.99)
         );
         rates.push(rate);
-        let _ = stop.send(());
-        server.await??;
+        for (stop, server) in servers {
+            let _ = stop.send(());
+            server.await??;
+        }
     }
     if let [audited, dropped] = rates[..] {
         println!(
@@ -192,14 +288,21 @@ pub async fn bench_api(
             (1.0 - audited / dropped) * 100.0
         );
     }
-    Ok(())
+    drop(store);
+    db.remove().await
 }
 
 /// Sends `requests` GETs of random ids from `concurrency` tasks; returns each latency.
 /// Where the load goes.
 enum Target {
-    Read { base: String, max_id: i64 },
-    Check { url: String, serials: Vec<String> },
+    Read {
+        bases: Vec<String>,
+        max_id: i64,
+    },
+    Check {
+        urls: Vec<String>,
+        serials: Vec<String>,
+    },
 }
 
 /// Sends `requests` requests from `concurrency` tasks; returns each latency.
@@ -224,14 +327,16 @@ async fn load(
             let mut rng = rand_pcg::Pcg64::seed_from_u64(seed * 1000 + worker as u64);
             let mut latencies = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < requests {
+                // Each worker stays on one node, as a client behind a balancer would.
                 let request = match target.as_ref() {
-                    Target::Read { base, max_id } => {
+                    Target::Read { bases, max_id } => {
+                        let base = &bases[worker % bases.len()];
                         client.get(format!("{base}/{}", rng.gen_range(1..=*max_id)))
                     }
-                    Target::Check { url, serials } => {
+                    Target::Check { urls, serials } => {
                         let serial = &serials[rng.gen_range(0..serials.len())];
                         client
-                            .post(url)
+                            .post(&urls[worker % urls.len()])
                             .json(&serde_json::json!({ "serial_number": serial }))
                     }
                 };

@@ -586,22 +586,30 @@ async fn the_audit_trail_holds_checks_with_their_hits_and_an_ncb_reads_only_its_
 }
 
 /// Runs `sql` on the database file directly, as someone with access to the file could.
+/// Runs `sql` on the installation's database, SQLite or PostgreSQL, as its owner would.
 async fn sql(db: &std::path::Path, sql: &str) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
-    let mut conn =
-        sqlx::SqliteConnection::connect(&format!("sqlite:{}", db.to_str().unwrap())).await?;
-    sqlx::raw_sql(sql).execute(&mut conn).await?;
-    conn.close().await
+    let db = db.to_str().unwrap();
+    if db.starts_with("postgres://") {
+        let mut conn = sqlx::PgConnection::connect(db).await?;
+        sqlx::raw_sql(sql).execute(&mut conn).await?;
+        conn.close().await
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{db}")).await?;
+        sqlx::raw_sql(sql).execute(&mut conn).await?;
+        conn.close().await
+    }
 }
 
 /// Changes the audit trail behind the service's back: drops its guards, then runs `change`.
 async fn tamper(db: &std::path::Path, change: &str) {
-    sql(
-        db,
-        &format!("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; {change}"),
-    )
-    .await
-    .unwrap();
+    let guards = if crate::support::on_postgres() {
+        "DROP TRIGGER audit_log_no_update ON audit_log; \
+         DROP TRIGGER audit_log_no_delete ON audit_log;"
+    } else {
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+    };
+    sql(db, &format!("{guards} {change}")).await.unwrap();
 }
 
 #[tokio::test]

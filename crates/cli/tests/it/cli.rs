@@ -2,25 +2,39 @@
 
 use std::process::Stdio;
 
-use crate::support::{Installation, TestServer, armstrace};
+use crate::support::{Installation, TestServer, armstrace, on_postgres};
 
 #[test]
 fn init_prints_the_administrator_token_as_its_last_line() {
     let installation = Installation::new();
     assert!(installation.token.starts_with("at_"));
-    assert!(installation.db.exists());
+    let verify = installation.run(&["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "the installation opens: {verify:?}"
+    );
 }
 
 #[test]
 fn init_on_an_existing_database_refuses_and_changes_nothing() {
     let installation = Installation::new();
-    let before = std::fs::read(&installation.db).unwrap();
+    // What the database holds, as its audit chain's head and its organisations show it.
+    let state = || {
+        let verify = installation.run(&["audit", "verify"]);
+        let orgs = installation.run(&["admin", "org", "list"]);
+        assert!(verify.status.success() && orgs.status.success());
+        (verify.stdout, orgs.stdout)
+    };
+    let before = state();
+    let file = || (!on_postgres()).then(|| std::fs::read(&installation.db).unwrap());
+    let bytes = file();
     let output = installation.run(&["init"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("already exists"), "{stderr}");
     assert!(!String::from_utf8(output.stdout).unwrap().contains("token:"));
-    assert_eq!(std::fs::read(&installation.db).unwrap(), before);
+    assert_eq!(state(), before);
+    assert_eq!(file(), bytes, "not a byte of the file changed");
 }
 
 #[test]

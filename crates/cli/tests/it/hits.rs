@@ -265,7 +265,7 @@ async fn one_organisation_in_two_roles_gets_one_notification() {
 }
 
 /// Reads Server-Sent Events from `response` until `n` events have come or `most` passed.
-async fn read_events(
+pub(crate) async fn read_events(
     response: &mut reqwest::Response,
     n: usize,
     most: Duration,

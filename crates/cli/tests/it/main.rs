@@ -6,6 +6,7 @@ mod access_matrix;
 mod browser;
 mod checks;
 mod cli;
+mod cluster;
 mod export;
 mod hits;
 mod import_api;

@@ -16,18 +16,85 @@ pub fn armstrace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_armstrace"))
 }
 
-/// A database created by `armstrace init` in a directory of its own.
+/// A database created by `armstrace init`, with a directory of its own for files: a SQLite
+/// file in that directory, or, when `ARMSTRACE_TEST_BACKEND=postgres`, a database of its own
+/// on the server `ARMSTRACE_TEST_PG_URL` names, dropped afterwards. The same tests run on both
+/// (`scripts/test.sh` runs the suite once per backend).
 pub struct Installation {
     pub dir: tempfile::TempDir,
+    /// The `--db` value: the file's path or the database's URL.
     pub db: PathBuf,
     /// The administrator's token, as printed by init.
     pub token: String,
+    /// The PostgreSQL database to drop (server URL, name).
+    pg: Option<(String, String)>,
+}
+
+/// Whether this run of the suite is on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("ARMSTRACE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Runs `f` on a runtime of its own, on a thread of its own (callers may be inside one).
+fn blocking<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    })
+    .join()
+    .unwrap()
+}
+
+/// A new database on the test PostgreSQL server: (its URL, the server's URL, its name).
+fn fresh_pg_database() -> (String, String, String) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let admin = std::env::var("ARMSTRACE_TEST_PG_URL").expect(
+        "ARMSTRACE_TEST_BACKEND=postgres needs ARMSTRACE_TEST_PG_URL (scripts/test.sh sets both)",
+    );
+    let name = format!(
+        "armstrace_it_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let (server, statement) = (admin.clone(), format!("CREATE DATABASE \"{name}\""));
+    blocking(async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+    });
+    let root = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(root, _)| root);
+    (format!("{root}/{name}"), admin, name)
+}
+
+impl Drop for Installation {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg.take() {
+            blocking(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
+                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::query(&drop).execute(&mut conn).await;
+                }
+            });
+        }
+    }
 }
 
 impl Installation {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("armstrace.db");
+        let (db, pg) = if on_postgres() {
+            let (url, server, name) = fresh_pg_database();
+            (PathBuf::from(url), Some((server, name)))
+        } else {
+            (dir.path().join("armstrace.db"), None)
+        };
         let output = armstrace()
             .arg("init")
             .arg("--db")
@@ -41,7 +108,7 @@ impl Installation {
             .strip_prefix("token: ")
             .expect("init ends with the token")
             .to_string();
-        Installation { dir, db, token }
+        Installation { dir, db, token, pg }
     }
 
     /// Runs `armstrace <args> --db <db>`.

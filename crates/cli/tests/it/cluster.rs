@@ -1,0 +1,376 @@
+//! Several `serve` processes on one database behave as one system: a record written through
+//! one node (or imported from the command line) is found by checks on another; a hit made on
+//! one reaches live streams on the other; each delivery is sent once across the nodes, and a
+//! node killed mid-delivery leaves its deliveries to the others; the audit chain stays one chain
+//! under writes from both. The suite runs on SQLite and on PostgreSQL (scripts/test.sh).
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::hits::read_events;
+use crate::receivers::{Answer, Receiver};
+use crate::support::{HEADER, Installation, TestServer, armstrace, on_postgres, record};
+
+const SECRET: &str = "a-webhook-secret-of-some-length";
+
+/// The French NCB (records, receives hits) and a Berlin police agency (checks).
+struct World {
+    installation: Installation,
+    ncb_fr: String,
+    berlin: String,
+}
+
+fn world() -> World {
+    let installation = Installation::new();
+    let ncb_fr_org = installation.add_org("NCB France", "ncb", Some("FR"));
+    let ncb_fr = installation.add_user_with_token(&ncb_fr_org, "ncb-fr", "check,record,admin");
+    let berlin_org = installation.add_org("Polizei Berlin", "police", Some("DE"));
+    installation.admin(&["org", "approve", &berlin_org]);
+    let berlin = installation.add_user_with_token(&berlin_org, "berlin", "check");
+    World {
+        installation,
+        ncb_fr,
+        berlin,
+    }
+}
+
+/// Serials far enough apart that no two match each other.
+fn serial(i: usize) -> String {
+    let letter = char::from(b'A' + (i % 26) as u8);
+    format!("{letter}Q{letter}{:05}", 20_000 + i * 3_217)
+}
+
+async fn check(server: &TestServer, token: &str, serial: &str) -> Value {
+    let (status, answer) = server
+        .as_user(
+            token,
+            Method::POST,
+            "/api/v1/checks",
+            Some(json!({ "serial_number": serial })),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// Checks `serial` on `server` until a record matches, for at most `most`.
+async fn found_within(server: &TestServer, token: &str, serial: &str, most: Duration) -> bool {
+    let until = std::time::Instant::now() + most;
+    loop {
+        let answer = check(server, token, serial).await;
+        let exact = answer["matches"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["confidence"] == "exact"));
+        if exact {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_record_written_through_one_node_is_found_by_checks_on_the_other() {
+    let w = world();
+    let a = TestServer::start(&w.installation);
+    let b = TestServer::start(&w.installation);
+    let most = Duration::from_secs(30);
+
+    // Created through A, found on B.
+    let (status, created) = a
+        .as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", "FR-NODE-1", &serial(1))),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert!(found_within(&b, &w.berlin, &serial(1), most).await);
+
+    // Changed through A: B finds the new serial and no longer the old one.
+    let id = created["id"].as_i64().unwrap();
+    let (status, changed) = a
+        .as_user(
+            &w.ncb_fr,
+            Method::PATCH,
+            &format!("/api/v1/firearms/{id}"),
+            Some(json!({ "serial_number": serial(2) })),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert!(found_within(&b, &w.berlin, &serial(2), most).await);
+    let old = check(&b, &w.berlin, &serial(1)).await;
+    assert_eq!(old["matches"], json!([]), "{old}");
+
+    // Deleted through B: A stops finding it.
+    let (status, _) = b
+        .as_user(
+            &w.ncb_fr,
+            Method::DELETE,
+            &format!("/api/v1/firearms/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let until = std::time::Instant::now() + most;
+    while check(&a, &w.berlin, &serial(2)).await["matches"] != json!([]) {
+        assert!(
+            std::time::Instant::now() < until,
+            "A still finds a deleted record"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // An import from the command line reaches both running nodes.
+    let list = w.installation.path("list.csv");
+    let mut text = format!("{HEADER}\n");
+    for i in 10..20 {
+        text.push_str(&format!(
+            "FR-CLI-{i},{},Glock,17,9x19mm,pistol,AT,FR,stolen,2023-05-17\n",
+            serial(i)
+        ));
+    }
+    std::fs::write(&list, text).unwrap();
+    let imported = w
+        .installation
+        .run(&["import", list.to_str().unwrap(), "--as", "ncb-fr"]);
+    assert!(imported.status.success(), "{imported:?}");
+    for node in [&a, &b] {
+        assert!(found_within(node, &w.berlin, &serial(19), most).await);
+    }
+
+    // A node started late builds its index from the store and finds everything.
+    let c = TestServer::start(&w.installation);
+    assert!(found_within(&c, &w.berlin, &serial(10), Duration::ZERO).await);
+}
+
+#[tokio::test]
+async fn a_hit_made_on_one_node_reaches_a_live_stream_on_the_other() {
+    let w = world();
+    let a = TestServer::start(&w.installation);
+    let b = TestServer::start(&w.installation);
+    let (status, _) = a
+        .as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", "FR-SSE-NODE", &serial(3))),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut stream = b
+        .client
+        .get(b.url("/api/v1/notifications/stream"))
+        .bearer_auth(&w.ncb_fr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let answer = check(&a, &w.berlin, &serial(3)).await;
+    let hit = answer["matches"][0]["hit_id"].as_i64().unwrap();
+    let pushed = read_events(&mut stream, 1, Duration::from_secs(30)).await;
+    assert_eq!(pushed.len(), 1, "nothing reached node B's stream");
+    assert_eq!(pushed[0].1["hit_id"], hit);
+    assert_eq!(pushed[0].1["event"], "hit.created");
+}
+
+async fn register(server: &TestServer, token: &str, url: &str) {
+    let (status, hook) = server
+        .as_user(
+            token,
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(json!({ "url": url, "secret": SECRET })),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+}
+
+#[tokio::test]
+async fn each_delivery_is_sent_once_across_the_nodes_and_survives_a_killed_node() {
+    let w = world();
+    let options = [
+        "--allow-loopback-webhooks",
+        "--webhook-timeout-ms",
+        "3000",
+        "--delivery-retry-ms",
+        "200",
+    ];
+    let mut a = TestServer::start_with(&w.installation, &options);
+    let b = TestServer::start_with(&w.installation, &options);
+    let receiver = Receiver::start(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        SECRET,
+        Vec::new(),
+    );
+    register(&a, &w.ncb_fr, &receiver.url()).await;
+
+    // Both nodes' senders race for the same outbox: every delivery arrives exactly once.
+    for i in 0..20 {
+        let (status, _) = a
+            .as_user(
+                &w.ncb_fr,
+                Method::POST,
+                "/api/v1/firearms",
+                Some(record("FR", &format!("FR-ONCE-{i}"), &serial(100 + i))),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    // Node B has followed the records before it checks them (that check is a hit too: 21
+    // deliveries in all).
+    assert!(found_within(&b, &w.berlin, &serial(119), Duration::from_secs(30)).await);
+    let checks = (0..20).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let token = w.berlin.clone();
+        async move { check(node, &token, &serial(100 + i)).await }
+    });
+    futures::future::join_all(checks).await;
+    assert!(
+        receiver
+            .wait_for(Duration::from_secs(30), |r| r.taken_keys().len() == 21)
+            .await,
+        "{} of 21 deliveries arrived",
+        receiver.taken_keys().len()
+    );
+    // Give a second sender every chance to send one again, then count.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 21, "every delivery sent once");
+
+    // The receiver turns slow; node A is killed with its deliveries in flight; B sends them.
+    let slow = Receiver::start(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        SECRET,
+        vec![Answer::Slow(Duration::from_secs(5)); 10],
+    );
+    register(&a, &w.ncb_fr, &slow.url()).await;
+    for i in 0..10 {
+        let (status, _) = a
+            .as_user(
+                &w.ncb_fr,
+                Method::POST,
+                "/api/v1/firearms",
+                Some(record("FR", &format!("FR-KILL-{i}"), &serial(200 + i))),
+            )
+            .await;
+        assert_eq!(status, 201);
+        check(&a, &w.berlin, &serial(200 + i)).await;
+    }
+    assert!(
+        slow.wait_for(Duration::from_secs(30), |r| !r.received().is_empty())
+            .await,
+        "no delivery was attempted"
+    );
+    a.kill();
+    assert!(
+        slow.wait_for(Duration::from_secs(60), |r| r.taken_keys().len() == 10)
+            .await,
+        "{} of 10 deliveries arrived after node A was killed",
+        slow.taken_keys().len()
+    );
+    drop(b);
+}
+
+#[tokio::test]
+async fn the_audit_chain_stays_one_chain_under_writes_from_both_nodes() {
+    let w = world();
+    let a = TestServer::start(&w.installation);
+    let b = TestServer::start(&w.installation);
+    let count = |stdout: &[u8]| -> u64 {
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("audit chain intact: "))
+            .and_then(|l| l.strip_suffix(" entries"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = w.installation.run(&["audit", "verify"]);
+    assert!(before.status.success(), "{before:?}");
+    let checks = (0..60).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let token = w.berlin.clone();
+        async move { check(node, &token, &serial(300 + i)).await }
+    });
+    futures::future::join_all(checks).await;
+    let records = (0..20).map(|i| {
+        let node = if i % 2 == 0 { &b } else { &a };
+        let token = w.ncb_fr.clone();
+        async move {
+            node.as_user(
+                &token,
+                Method::POST,
+                "/api/v1/firearms",
+                Some(record("FR", &format!("FR-AUDIT-{i}"), &serial(400 + i))),
+            )
+            .await
+            .0
+        }
+    });
+    assert!(
+        futures::future::join_all(records)
+            .await
+            .iter()
+            .all(|s| *s == 201)
+    );
+    // The checks' entries are written in groups a little after the answer: wait for them all.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let after = w.installation.run(&["audit", "verify"]);
+        assert!(after.status.success(), "{after:?}");
+        if count(&after.stdout) >= count(&before.stdout) + 80 {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "entries missing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn long_reads_go_to_a_read_replica() {
+    let w = world();
+    let db = w.installation.db.to_str().unwrap().to_string();
+    if !on_postgres() {
+        // A replica is a PostgreSQL feature: SQLite says so instead of starting.
+        let output = armstrace()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db", &db])
+            .args([
+                "--db-read-replica",
+                "postgres://reader:secret@127.0.0.1:1/x",
+            ])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("PostgreSQL"), "{stderr}");
+        assert!(
+            !stderr.contains("secret"),
+            "the password is never shown: {stderr}"
+        );
+        return;
+    }
+    // The primary itself stands in for a streaming replica here.
+    let server = TestServer::start_with(&w.installation, &["--db-read-replica", &db]);
+    let (status, _) = server
+        .as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", "FR-REPLICA-1", &serial(500))),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, page) = server
+        .as_user(&w.ncb_fr, Method::GET, "/api/v1/firearms?limit=10", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"][0]["record_id"], "FR-REPLICA-1", "{page}");
+    assert!(found_within(&server, &w.berlin, &serial(500), Duration::from_secs(30)).await);
+}

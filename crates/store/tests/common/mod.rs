@@ -1,0 +1,141 @@
+//! The conformance harness: every store test runs on SQLite and on PostgreSQL from the same
+//! code. `both!(name, function)` makes `name::sqlite` and `name::postgres`, each calling
+//! `function(backend)`; `fresh(backend)` gives a new, empty database of that backend (a file in
+//! a temporary directory, or a database created on the server `ARMSTRACE_TEST_PG_URL` names and
+//! dropped afterwards). `scripts/test.sh` starts a throwaway server and sets the variable.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use armstrace_store::Store;
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database made for one test; dropped with it.
+pub struct TestDb {
+    /// What `--db` would be given.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    dropper: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.dropper.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime: drop the database from a thread of its own.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// The server PostgreSQL tests use.
+pub fn pg_admin_url() -> String {
+    std::env::var("ARMSTRACE_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "PostgreSQL tests need a server: run scripts/test.sh (it starts one), or set \
+             ARMSTRACE_TEST_PG_URL=postgres://user@127.0.0.1:port/postgres"
+        )
+    })
+}
+
+/// `admin` with its database replaced by `name`.
+pub fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin, None),
+    };
+    let root = match base.rfind('/') {
+        Some(slash) if slash > "postgres://".len() => &base[..slash],
+        _ => base,
+    };
+    match query {
+        Some(query) => format!("{root}/{name}?{query}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A new, empty database of `backend`.
+pub async fn fresh_db(backend: Backend) -> TestDb {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = dir.path().join("test.db").to_str().unwrap().to_string();
+            TestDb {
+                url,
+                _dir: Some(dir),
+                dropper: None,
+            }
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin = pg_admin_url();
+            let name = format!(
+                "armstrace_test_{}_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed),
+                chrono::Utc::now().timestamp_micros()
+            );
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+            TestDb {
+                url: with_database(&admin, &name),
+                _dir: None,
+                dropper: Some((admin, name)),
+            }
+        }
+    }
+}
+
+/// A new, empty store of `backend`, with its database.
+pub async fn fresh(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = fresh_db(backend).await;
+    let store = armstrace_store::open(&db.url, true).await.unwrap();
+    (db, store)
+}
+
+/// Runs `$test(backend)` on both backends, as `$name::sqlite` and `$name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $test:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test($crate::common::Backend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$test($crate::common::Backend::Postgres).await
+            }
+        }
+    };
+}
