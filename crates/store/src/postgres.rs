@@ -35,6 +35,8 @@ pub struct PgStore {
     /// Where long reads go that may lag a little (lists, counts, exports, the index's first
     /// read, the audit trail): a streaming replica when one is given, else the primary.
     reader: PgPool,
+    /// Writes checks' audit entries and hits in groups.
+    recorder: audit::Recorder,
 }
 
 /// Whether a `--db` value names a PostgreSQL database.
@@ -114,6 +116,7 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PgStore {
             reader: pool.clone(),
+            recorder: audit::Recorder::start(pool.clone()),
             pool,
         })
     }
@@ -291,7 +294,8 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        audit::record(&self.pool, events.to_vec(), Vec::new(), Vec::new())
+        self.recorder
+            .record(events.to_vec(), Vec::new(), Vec::new())
             .await
             .map(drop)
     }
@@ -302,7 +306,7 @@ impl Store for PgStore {
         reads: Vec<FirearmId>,
         hits: Vec<crate::hits::NewHit>,
     ) -> StoreResult<crate::hits::RecordedCheck> {
-        audit::record(&self.pool, events, reads, hits).await
+        self.recorder.record(events, reads, hits).await
     }
 
     async fn audit_entries(

@@ -181,37 +181,131 @@ pub(super) fn chain(pool: &PgPool) -> BoxStream<'_, StoreResult<AuditEntry>> {
     )
 }
 
-/// Appends `events` and reads a check's records and makes its hits, in one transaction (the
-/// SQLite backend's audit writer thread, as one async function).
-pub(super) async fn record(
-    pool: &PgPool,
+/// One check's part of a group: what it asks, and where its answer goes.
+pub(super) struct Job {
     events: Vec<crate::audit::AuditEvent>,
     reads: Vec<armstrace_core::FirearmId>,
     hits: Vec<crate::hits::NewHit>,
-) -> StoreResult<crate::hits::RecordedCheck> {
+    reply: tokio::sync::oneshot::Sender<StoreResult<crate::hits::RecordedCheck>>,
+}
+
+/// The most checks one transaction records.
+const GROUP: usize = 512;
+
+/// Records checks in groups: while one transaction commits, the checks that arrive meanwhile
+/// wait for the next, and go in together. One commit (and one turn of the chain's lock) then
+/// serves many checks, as the SQLite backend's writer thread does.
+#[derive(Clone)]
+pub(super) struct Recorder {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+}
+
+impl Recorder {
+    /// Starts the task that writes the groups to `pool`.
+    pub(super) fn start(pool: PgPool) -> Self {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut group = vec![first];
+                while group.len() < GROUP {
+                    match queue.try_recv() {
+                        Ok(job) => group.push(job),
+                        Err(_) => break,
+                    }
+                }
+                write_group(&pool, group).await;
+            }
+        });
+        Recorder { jobs }
+    }
+
+    /// Records one check's entries, reads and hits; returns once they are committed.
+    pub(super) async fn record(
+        &self,
+        events: Vec<crate::audit::AuditEvent>,
+        reads: Vec<armstrace_core::FirearmId>,
+        hits: Vec<crate::hits::NewHit>,
+    ) -> StoreResult<crate::hits::RecordedCheck> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            events,
+            reads,
+            hits,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Backend("the audit recorder stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the audit recorder stopped".into()))?
+    }
+}
+
+/// Writes a group in one transaction and answers each of its checks: all committed, or all
+/// told why not.
+async fn write_group(pool: &PgPool, group: Vec<Job>) {
+    let mut parts = Vec::with_capacity(group.len());
+    let mut replies = Vec::with_capacity(group.len());
+    for job in group {
+        parts.push((job.events, job.reads, job.hits));
+        replies.push(job.reply);
+    }
+    match record_all(pool, parts).await {
+        Ok(recorded) => {
+            for (reply, one) in replies.into_iter().zip(recorded) {
+                let _ = reply.send(Ok(one));
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Backend(message.clone())));
+            }
+        }
+    }
+}
+
+type Part = (
+    Vec<crate::audit::AuditEvent>,
+    Vec<armstrace_core::FirearmId>,
+    Vec<crate::hits::NewHit>,
+);
+
+/// Records every part in one transaction; the answers in the parts' order.
+async fn record_all(
+    pool: &PgPool,
+    parts: Vec<Part>,
+) -> StoreResult<Vec<crate::hits::RecordedCheck>> {
     // To the microsecond, as stored: a notification's payload then says the time it is stored
     // with.
     let at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     let mut tx = pool.begin().await?;
-    // In the order asked, repeats included, as the SQLite writer reads them one by one. Most
-    // checks find nothing to read: they cost no round trip here.
-    let mut records = Vec::with_capacity(reads.len());
-    if !reads.is_empty() {
-        let rows = sqlx::query(
-            "SELECT f.* FROM unnest($1::bigint[]) WITH ORDINALITY AS asked (id, n) \
-             JOIN firearms f ON f.id = asked.id ORDER BY asked.n",
-        )
-        .bind(&reads)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in &rows {
-            records.push(super::firearms::firearm_from_row(row)?);
+    let mut answers = Vec::with_capacity(parts.len());
+    let mut events = Vec::new();
+    for (own_events, reads, hits) in parts {
+        // In the order asked, repeats included, as the SQLite writer reads them one by one.
+        // Most checks find nothing to read: they cost no round trip here.
+        let mut records = Vec::with_capacity(reads.len());
+        if !reads.is_empty() {
+            let rows = sqlx::query(
+                "SELECT f.* FROM unnest($1::bigint[]) WITH ORDINALITY AS asked (id, n) \
+                 JOIN firearms f ON f.id = asked.id ORDER BY asked.n",
+            )
+            .bind(&reads)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                records.push(super::firearms::firearm_from_row(row)?);
+            }
         }
+        let hits = super::hits::make_hits(&mut tx, &hits, at).await?;
+        answers.push(crate::hits::RecordedCheck { records, hits });
+        events.extend(own_events);
     }
-    let hits = super::hits::make_hits(&mut tx, &hits, at).await?;
     // Appended last: the chain's lock is then held from here to the commit only, and taken
     // after this transaction's row locks, in the order every other writer takes them.
     append(&mut tx, &events, at).await?;
     tx.commit().await?;
-    Ok(crate::hits::RecordedCheck { records, hits })
+    Ok(answers)
 }
