@@ -9,6 +9,99 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::{StoreError, StoreResult};
+
+/// The columns a request is read from, with its requesting organisation's name (both backends).
+pub(crate) const TRACE_COLUMNS: &str = "t.id, t.chain_id, t.parent_id, t.requester_org_id, \
+     o.name AS requester_organisation, t.requester_country, t.to_country, t.status, t.priority, \
+     t.content, t.answer, t.created_by, t.created_at, t.updated_at, t.sent_at, t.acknowledge_by, \
+     t.answer_by, t.reminded, t.reminded_at, t.version";
+
+/// The tables a request is read from.
+pub(crate) const FROM_TRACES: &str =
+    "FROM traces t JOIN organisations o ON o.id = t.requester_org_id";
+
+/// A request's row as either backend reads it, before its tokens and documents are checked.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TraceRow {
+    id: i64,
+    chain_id: i64,
+    parent_id: Option<i64>,
+    requester_org_id: i64,
+    requester_organisation: String,
+    requester_country: String,
+    to_country: Option<String>,
+    status: String,
+    priority: String,
+    content: String,
+    answer: Option<String>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    acknowledge_by: Option<DateTime<Utc>>,
+    answer_by: Option<DateTime<Utc>>,
+    reminded: Option<String>,
+    reminded_at: Option<DateTime<Utc>>,
+    version: i64,
+}
+
+/// Stored data that does not read back as a request.
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("trace {what} '{value}'"))
+}
+
+/// A stored country code.
+pub(crate) fn stored_country(value: &str) -> StoreResult<CountryCode> {
+    CountryCode::parse(value).map_err(|_| corrupt("country", value))
+}
+
+impl TryFrom<TraceRow> for Trace {
+    type Error = StoreError;
+
+    fn try_from(row: TraceRow) -> StoreResult<Trace> {
+        Ok(Trace {
+            id: row.id,
+            chain_id: row.chain_id,
+            parent_id: row.parent_id,
+            requester_org_id: row.requester_org_id,
+            requester_organisation: row.requester_organisation,
+            requester_country: stored_country(&row.requester_country)?,
+            to_country: row.to_country.as_deref().map(stored_country).transpose()?,
+            status: TraceStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("status", &row.status))?,
+            priority: Priority::parse(&row.priority)
+                .ok_or_else(|| corrupt("priority", &row.priority))?,
+            content: serde_json::from_str(&row.content)
+                .map_err(|e| corrupt("content", &e.to_string()))?,
+            answer: row
+                .answer
+                .as_deref()
+                .map(|a| serde_json::from_str(a).map_err(|e| corrupt("answer", &e.to_string())))
+                .transpose()?,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            sent_at: row.sent_at,
+            deadlines: row
+                .acknowledge_by
+                .zip(row.answer_by)
+                .map(|(acknowledge_by, answer_by)| Deadlines {
+                    acknowledge_by,
+                    answer_by,
+                }),
+            reminded: match row.reminded.as_deref() {
+                None => None,
+                Some("acknowledgement") => Some(Late::Acknowledgement),
+                Some("answer") => Some(Late::Answer),
+                Some(other) => return Err(corrupt("reminder", other)),
+            },
+            reminded_at: row.reminded_at,
+            version: row.version,
+        })
+    }
+}
+
 /// A request about to be written as a draft.
 #[derive(Debug, Clone)]
 pub struct NewTrace {

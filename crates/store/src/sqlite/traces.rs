@@ -14,70 +14,13 @@ use super::hits::{About, notify};
 use crate::audit::{AuditEvent, AuditWho};
 use crate::hits::stamp;
 use crate::traces::{
-    Attachment, Direction, NewAttachment, NewTrace, Trace, TraceChange, TraceEvent, TraceFilter,
-    TraceScope, trace_summary,
+    Attachment, Direction, FROM_TRACES, NewAttachment, NewTrace, TRACE_COLUMNS, Trace, TraceChange,
+    TraceEvent, TraceFilter, TraceRow, TraceScope, corrupt, trace_summary,
 };
 use crate::{StoreError, StoreResult};
 
-const TRACE_COLUMNS: &str = "t.id, t.chain_id, t.parent_id, t.requester_org_id, \
-     o.name AS requester_organisation, t.requester_country, t.to_country, t.status, t.priority, \
-     t.content, t.answer, t.created_by, t.created_at, t.updated_at, t.sent_at, t.acknowledge_by, \
-     t.answer_by, t.reminded, t.reminded_at, t.version";
-
-const FROM_TRACES: &str = "FROM traces t JOIN organisations o ON o.id = t.requester_org_id";
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("trace {what} '{value}'"))
-}
-
-fn country(value: Option<String>) -> StoreResult<Option<CountryCode>> {
-    value
-        .map(|c| CountryCode::parse(&c).map_err(|_| corrupt("country", &c)))
-        .transpose()
-}
-
 fn trace_from_row(row: &SqliteRow) -> StoreResult<Trace> {
-    let status: String = row.try_get("status")?;
-    let priority: String = row.try_get("priority")?;
-    let content: String = row.try_get("content")?;
-    let answer: Option<String> = row.try_get("answer")?;
-    let reminded: Option<String> = row.try_get("reminded")?;
-    let acknowledge_by: Option<DateTime<Utc>> = row.try_get("acknowledge_by")?;
-    let answer_by: Option<DateTime<Utc>> = row.try_get("answer_by")?;
-    let requester_country: String = row.try_get("requester_country")?;
-    Ok(Trace {
-        id: row.try_get("id")?,
-        chain_id: row.try_get("chain_id")?,
-        parent_id: row.try_get("parent_id")?,
-        requester_org_id: row.try_get("requester_org_id")?,
-        requester_organisation: row.try_get("requester_organisation")?,
-        requester_country: country(Some(requester_country))?.expect("given"),
-        to_country: country(row.try_get("to_country")?)?,
-        status: TraceStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        priority: Priority::parse(&priority).ok_or_else(|| corrupt("priority", &priority))?,
-        content: serde_json::from_str(&content).map_err(|e| corrupt("content", &e.to_string()))?,
-        answer: answer
-            .map(|a| serde_json::from_str(&a).map_err(|e| corrupt("answer", &e.to_string())))
-            .transpose()?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        sent_at: row.try_get("sent_at")?,
-        deadlines: acknowledge_by
-            .zip(answer_by)
-            .map(|(acknowledge_by, answer_by)| Deadlines {
-                acknowledge_by,
-                answer_by,
-            }),
-        reminded: match reminded.as_deref() {
-            None => None,
-            Some("acknowledgement") => Some(Late::Acknowledgement),
-            Some("answer") => Some(Late::Answer),
-            Some(other) => return Err(corrupt("reminder", other)),
-        },
-        reminded_at: row.try_get("reminded_at")?,
-        version: row.try_get("version")?,
-    })
+    Trace::try_from(<TraceRow as sqlx::FromRow<SqliteRow>>::from_row(row)?)
 }
 
 async fn trace_in(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Trace>> {
