@@ -225,10 +225,6 @@ impl utoipa::Modify for BearerSecurity {
     }
 }
 
-/// The most an attachment's body may carry before the server stops reading; the deployment's
-/// own limit (`serve --attachment-max-mb`) is checked within it.
-pub const ATTACHMENT_BODY: usize = 64 * 1024 * 1024;
-
 /// The `/api/v1` routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -288,7 +284,8 @@ pub fn router() -> Router<AppState> {
         .route("/traces/{id}/messages", post(traces::message))
         .route(
             "/traces/{id}/attachments",
-            post(traces::attach).layer(axum::extract::DefaultBodyLimit::max(ATTACHMENT_BODY)),
+            // The handler reads no more than the deployment's own limit.
+            post(traces::attach).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route(
             "/traces/{id}/attachments/{attachment}",

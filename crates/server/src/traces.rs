@@ -617,6 +617,15 @@ pub async fn message(
     Ok(trace)
 }
 
+/// The refusal of an attachment over `max` bytes.
+pub fn too_large(max: usize) -> ApiError {
+    ApiError::invalid(
+        "body",
+        "too_large",
+        format!("an attachment is at most {} MB", max / (1024 * 1024)),
+    )
+}
+
 /// Attaches a file to request `id`, after reading its type from its content (and refusing a
 /// declared type that disagrees).
 pub async fn attach(
@@ -638,14 +647,7 @@ pub async fn attach(
         return Err(ApiError::invalid("body", "required", "the file is empty"));
     }
     if content.len() > state.traces.max_attachment {
-        return Err(ApiError::invalid(
-            "body",
-            "too_large",
-            format!(
-                "an attachment is at most {} MB",
-                state.traces.max_attachment / (1024 * 1024)
-            ),
-        ));
+        return Err(too_large(state.traces.max_attachment));
     }
     let Some(found) = sniff(content) else {
         return Err(ApiError::UnsupportedMediaType(

@@ -80,9 +80,8 @@ pub fn router() -> Router<AppState> {
         .route("/traces/{id}/act/{action}", post(traces::act))
         .route(
             "/traces/{id}/attachments",
-            post(traces::attach).layer(axum::extract::DefaultBodyLimit::max(
-                crate::api::ATTACHMENT_BODY,
-            )),
+            // The handler reads no more than the deployment's own limit.
+            post(traces::attach).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/notifications", get(pages::notifications))
         .route("/notifications/read", post(pages::mark_read))

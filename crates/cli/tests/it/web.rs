@@ -581,6 +581,8 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
             vec![("record_id", "FR-X"), ("serial_number", "AB12345")],
         ),
         ("/notifications/read", vec![]),
+        ("/traces/new", vec![("serial_numbers", "AB12345")]),
+        ("/traces/1/act/close", vec![]),
         (
             "/admin/users",
             vec![("username", "intruder"), ("permission", "admin")],
@@ -601,6 +603,38 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
                 .unwrap();
             assert_eq!(answer.status(), 403, "{path} took a form without the token");
         }
+    }
+    // An upload is refused before its file is read: with a wrong token, and with the file
+    // sent before any token.
+    for parts in [
+        vec![
+            ("csrf_token", None, "not-the-token"),
+            ("file", Some("a.png"), "x"),
+        ],
+        vec![("file", Some("a.png"), "x")],
+    ] {
+        let mut body = String::new();
+        for (name, file, value) in parts {
+            body.push_str("--XBOUNDARY\r\n");
+            match file {
+                Some(file) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: image/png\r\n\r\n{value}\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )),
+            }
+        }
+        body.push_str("--XBOUNDARY--\r\n");
+        let answer = client
+            .post(server.url("/traces/1/attachments"))
+            .header("cookie", &cookie)
+            .header("content-type", "multipart/form-data; boundary=XBOUNDARY")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "an upload without the token");
     }
     // Nothing was done: the user does not exist, the session still works.
     let (status, _) = server.get("/api/v1/users/intruder/tokens").await;

@@ -585,11 +585,15 @@ pub async fn attach(
     Path(id): Path<i64>,
     Query(query): Query<AttachmentQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Attachment>), ApiError> {
     let actor = caller.require(Permission::Trace)?;
     let (declared, _) = media_type(&headers);
     let name = query.name.unwrap_or_else(|| "attachment".into());
+    // Read no more than the deployment allows (and one byte more, to know it was more).
+    let body = axum::body::to_bytes(body, state.traces.max_attachment + 1)
+        .await
+        .map_err(|_| rules::too_large(state.traces.max_attachment))?;
     let attachment = rules::attach(&state, actor, id, &name, Some(declared), &body).await?;
     Ok((StatusCode::CREATED, Json(attachment)))
 }

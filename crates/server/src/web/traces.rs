@@ -679,7 +679,7 @@ pub async fn attach(
     };
     let mut csrf = String::new();
     let mut file = None;
-    while let Some(field) = multipart
+    while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|e| viewer.error(bad(e.body_text())))?
@@ -690,14 +690,29 @@ pub async fn attach(
                     .text()
                     .await
                     .map_err(|e| viewer.error(bad(e.body_text())))?;
+                // Refused before any of the file is read, when the form is not this session's.
+                viewer.check_form(&csrf)?;
+            }
+            Some("file") if csrf.is_empty() => {
+                // The form sends its token first; a file before it is not from our page.
+                viewer.check_form("")?;
             }
             Some("file") => {
                 let name = field.file_name().unwrap_or("attachment").to_string();
                 let declared = field.content_type().map(str::to_string);
-                let bytes = field
-                    .bytes()
+                // Read no more than the deployment allows.
+                let most = state.traces.max_attachment;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field
+                    .chunk()
                     .await
-                    .map_err(|e| viewer.error(bad(e.body_text())))?;
+                    .map_err(|e| viewer.error(bad(e.body_text())))?
+                {
+                    if bytes.len() + chunk.len() > most {
+                        return Err(viewer.error(rules::too_large(most)));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
                 file = Some((name, declared, bytes));
             }
             _ => {}
