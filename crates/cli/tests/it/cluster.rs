@@ -374,3 +374,64 @@ async fn long_reads_go_to_a_read_replica() {
     assert_eq!(page["items"][0]["record_id"], "FR-REPLICA-1", "{page}");
     assert!(found_within(&server, &w.berlin, &serial(500), Duration::from_secs(30)).await);
 }
+
+#[tokio::test]
+async fn a_node_cut_off_from_the_database_catches_up_from_the_feed() {
+    let w = world();
+    let a = TestServer::start(&w.installation);
+    let b = TestServer::start(&w.installation);
+    let (status, _) = a
+        .as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", "FR-CUT-0", &serial(600))),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(found_within(&b, &w.berlin, &serial(600), Duration::from_secs(30)).await);
+    if on_postgres() {
+        // Every connection to the database is cut, both nodes' included, as when the network
+        // or the server goes away for a moment.
+        use sqlx::Connection;
+        let url = w.installation.db.to_str().unwrap().to_string();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert!(!cut.is_empty(), "the nodes had connections to cut");
+    }
+    // Records written while and after it was cut off reach node B.
+    for i in 1..=5 {
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, _) = a
+                .as_user(
+                    &w.ncb_fr,
+                    Method::POST,
+                    "/api/v1/firearms",
+                    Some(record("FR", &format!("FR-CUT-{i}"), &serial(600 + i))),
+                )
+                .await;
+            // A request caught by the cut fails once; the node reconnects for the next.
+            if status == 201 || status == 409 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "node A did not recover: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for i in 1..=5 {
+        assert!(
+            found_within(&b, &w.berlin, &serial(600 + i), Duration::from_secs(30)).await,
+            "node B missed record {i}"
+        );
+    }
+}
