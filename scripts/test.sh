@@ -38,4 +38,5 @@ step "cargo test (the store on SQLite and PostgreSQL, the end-to-end suite on SQ
 cargo test --workspace --locked
 
 step "the end-to-end suite again, on PostgreSQL"
-ARMSTRACE_TEST_BACKEND=postgres cargo test --locked -p armstrace --test it
+# --workspace as above, so that nothing is built again with other features.
+ARMSTRACE_TEST_BACKEND=postgres cargo test --workspace --locked --test it
