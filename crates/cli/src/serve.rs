@@ -88,6 +88,9 @@ pub struct ServeArgs {
     #[arg(long, env = "ARMSTRACE_ATTACHMENT_MAX_MB", default_value_t = 10,
         value_parser = clap::value_parser!(u32).range(1..=64))]
     attachment_max_mb: u32,
+    /// Milliseconds between two looks for reference-table changes other processes made.
+    #[arg(long, env = "ARMSTRACE_REFERENCE_FOLLOW_MS", default_value_t = 2_000)]
+    reference_follow_ms: u64,
     /// A streaming replica of the PostgreSQL database, for long reads that may lag a little
     /// (lists, counts, exports, the check index's first read, the audit trail).
     #[arg(long, env = "ARMSTRACE_DB_READ_REPLICA")]
@@ -123,6 +126,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 })?
         }
     };
+    let reference_changes = store
+        .reference_changes()
+        .await
+        .context("reading the reference table")?
+        .len();
     let reference = ReferenceTable::load(store.as_ref())
         .await
         .context("reading the reference table")?;
@@ -160,6 +168,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         index.clone(),
         feed_head,
         Duration::from_millis(args.follow_ms.max(10)),
+    );
+    reference.follow(
+        store.clone(),
+        index.clone(),
+        reference_changes,
+        Duration::from_millis(args.reference_follow_ms.max(10)),
     );
     let mut state = AppState::new(store.clone(), index, reference, limits);
     state.hit_policy = args.hit_policy;

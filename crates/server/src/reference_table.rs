@@ -115,6 +115,57 @@ impl ReferenceTable {
         Ok(change)
     }
 
+    /// Follows the changes other processes make to the table (another node of a cluster,
+    /// `armstrace reference import`), every `every`: the table is read again and the check
+    /// index learns the changed makes' names.
+    pub fn follow(
+        &self,
+        store: Arc<dyn Store>,
+        index: Arc<CheckIndex>,
+        seen: usize,
+        every: std::time::Duration,
+    ) {
+        let table = self.clone();
+        tokio::spawn(async move {
+            let mut seen = seen;
+            loop {
+                tokio::time::sleep(every).await;
+                match table.catch_up(store.as_ref(), &index, seen).await {
+                    Ok(now) => seen = now,
+                    Err(error) => {
+                        tracing::warn!(%error, "following reference changes failed; retrying");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Applies the changes after the first `seen`, if there are any; returns how many there are.
+    pub async fn catch_up(
+        &self,
+        store: &dyn Store,
+        index: &CheckIndex,
+        seen: usize,
+    ) -> Result<usize, StoreError> {
+        let changes = store.reference_changes().await?;
+        if changes.len() == seen {
+            return Ok(seen);
+        }
+        let _turn = self.changing.lock().await;
+        for change in changes.iter().skip(seen) {
+            if let Entry::Make(make) = &change.entry {
+                index.learn_make(make_names(make));
+            }
+        }
+        let reloaded = table_in_force(store).await?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reloaded);
+        self.corrected
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        Ok(changes.len())
+    }
+
     /// The make a check should compare instead of `typed`: none when the check index knows
     /// the name `typed` (or the table cannot tell), else the identifier of the one make the
     /// table corrects it to ("Glok" is Glock). Remembered, so the correction is paid once.

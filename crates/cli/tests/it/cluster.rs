@@ -435,3 +435,40 @@ async fn a_node_cut_off_from_the_database_catches_up_from_the_feed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_reference_change_made_through_one_node_reaches_the_other() {
+    let w = world();
+    let a = TestServer::start(&w.installation);
+    let b = TestServer::start_with(&w.installation, &["--reference-follow-ms", "100"]);
+    let resolve = "/api/v1/reference/resolve?make=Glokk%20Wien";
+    let (_, before) = b.get(resolve).await;
+    assert_ne!(before["make"]["status"], "alias", "{before}");
+    let (status, glock) = a.get("/api/v1/reference/makes/glock").await;
+    assert_eq!(status, 200, "{glock}");
+    let mut entry = glock["entry"].clone();
+    entry["aliases"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("Glokk Wien"));
+    let request = a
+        .client
+        .put(a.url("/api/v1/reference/makes/glock"))
+        .json(&entry);
+    let (status, changed) = a.send(request, None).await;
+    assert_eq!(status, 200, "{changed}");
+    // Node B reads the table again and resolves the new name.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, after) = b.get(resolve).await;
+        if after["make"]["status"] == "alias" {
+            assert_eq!(after["make"]["resolved"]["id"], "glock");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "node B never learnt the alias: {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
