@@ -18,8 +18,8 @@ if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; t
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver > /dev/null
 fi
 
-# PostgreSQL: a throwaway server of our own, unless ARMSTRACE_TEST_PG_URL names one. Every store
-# test runs on SQLite and PostgreSQL; the end-to-end suite runs once per backend below.
+# PostgreSQL: a throwaway server of our own, unless ARMSTRACE_TEST_PG_URL names one. The store's
+# tests run on SQLite and PostgreSQL; the end-to-end suite runs once per backend below.
 if [ -z "${ARMSTRACE_TEST_PG_URL:-}" ]; then
     pg_dir=$(mktemp -d /tmp/armstrace-pg.XXXXXX)
     trap 'scripts/pg-server.sh stop "$pg_dir"' EXIT

@@ -60,27 +60,20 @@ fn fresh_pg_database() -> (String, String, String) {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let (server, statement) = (admin.clone(), format!("CREATE DATABASE \"{name}\""));
-    blocking(async move {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
-        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+    let (server, database) = (admin.clone(), name.clone());
+    let url = blocking(async move {
+        armstrace_store::create_database(&server, &database)
+            .await
+            .unwrap()
     });
-    let root = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(root, _)| root);
-    (format!("{root}/{name}"), admin, name)
+    (url, admin, name)
 }
 
 impl Drop for Installation {
     fn drop(&mut self) {
         if let Some((server, name)) = self.pg.take() {
             blocking(async move {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&server).await {
-                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::query(&drop).execute(&mut conn).await;
-                }
+                let _ = armstrace_store::drop_database(&server, &name).await;
             });
         }
     }

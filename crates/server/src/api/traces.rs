@@ -416,6 +416,23 @@ async fn act(
     Ok(Json(rules::view(state, actor, id).await?))
 }
 
+/// A move whose body is an optional note.
+async fn act_with_note(
+    state: &AppState,
+    caller: &Authenticated,
+    id: i64,
+    action: TraceAction,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Json<TraceView>, ApiError> {
+    let note: TraceNote = optional(headers, body)?;
+    let input = ActionInput {
+        text: note.note,
+        ..ActionInput::default()
+    };
+    act(state, caller, id, action, input).await
+}
+
 /// Sends a draft (or a request sent back for information, once completed) to the NCB of
 /// `to_country`; refused with 422 naming each blocking gap. Deadlines start now.
 #[utoipa::path(post, path = "/traces/{id}/send", tag = "traces",
@@ -453,12 +470,15 @@ pub async fn acknowledge(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TraceView>, ApiError> {
-    let note: TraceNote = optional(&headers, &body)?;
-    let input = ActionInput {
-        text: note.note,
-        ..ActionInput::default()
-    };
-    act(&state, &caller, id, TraceAction::Acknowledge, input).await
+    act_with_note(
+        &state,
+        &caller,
+        id,
+        TraceAction::Acknowledge,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 /// The asked NCB sends the request back, saying what it needs; the requester completes it
@@ -537,12 +557,7 @@ pub async fn close(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TraceView>, ApiError> {
-    let note: TraceNote = optional(&headers, &body)?;
-    let input = ActionInput {
-        text: note.note,
-        ..ActionInput::default()
-    };
-    act(&state, &caller, id, TraceAction::Close, input).await
+    act_with_note(&state, &caller, id, TraceAction::Close, &headers, &body).await
 }
 
 /// A message to the other party, kept in the timeline.

@@ -37,13 +37,7 @@ impl Drop for TestDb {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ =
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
-                }
+                let _ = armstrace_store::drop_database(&admin, &name).await;
             });
         })
         .join()
@@ -61,22 +55,6 @@ pub fn pg_admin_url() -> String {
     })
 }
 
-/// `admin` with its database replaced by `name`.
-pub fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin, None),
-    };
-    let root = match base.rfind('/') {
-        Some(slash) if slash > "postgres://".len() => &base[..slash],
-        _ => base,
-    };
-    match query {
-        Some(query) => format!("{root}/{name}?{query}"),
-        None => format!("{root}/{name}"),
-    }
-}
-
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// A new, empty database of `backend`.
@@ -92,7 +70,6 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
             }
         }
         Backend::Postgres => {
-            use sqlx::Connection;
             let admin = pg_admin_url();
             let name = format!(
                 "armstrace_test_{}_{}_{}",
@@ -100,14 +77,11 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
                 NEXT.fetch_add(1, Ordering::Relaxed),
                 chrono::Utc::now().timestamp_micros()
             );
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(&mut conn)
+            let url = armstrace_store::create_database(&admin, &name)
                 .await
                 .unwrap();
-            conn.close().await.unwrap();
             TestDb {
-                url: with_database(&admin, &name),
+                url,
                 _dir: None,
                 dropper: Some((admin, name)),
             }
