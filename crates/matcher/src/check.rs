@@ -3,7 +3,7 @@
 
 mod plan;
 
-use crate::distance::osa;
+use crate::distance::Typed;
 use crate::explain::{explain, explain_pattern};
 use crate::makes::MakeId;
 use crate::normalise::{
@@ -195,12 +195,19 @@ impl CheckIndex {
         candidates.sort_unstable();
         candidates.dedup();
         let query_plain = plain_hash(serial);
+        let typed: Vec<Typed> = keys.folded.iter().map(|form| Typed::new(form)).collect();
+        // Most candidates fail verification: their forms are read first, and their id and
+        // make only when they match.
         candidates
             .into_iter()
             .filter_map(|candidate| {
+                let kind = verify(keys, &typed, self.keys_of(candidate))?;
                 let (id, record_make, record_plain) = self.facts(candidate)?;
-                let stored = self.keys_of(candidate);
-                let kind = verify(keys, stored, query_plain == record_plain)?;
+                let kind = if kind == MatchKind::Folded && query_plain == record_plain {
+                    MatchKind::Exact
+                } else {
+                    kind
+                };
                 Some(found(candidate, id, kind, relation(make, record_make), 0.0))
             })
             .collect()
@@ -288,24 +295,25 @@ fn relation(asked: Option<Option<MakeId>>, recorded: MakeId) -> MakeRelation {
     }
 }
 
-/// How a stored serial relates to the query's forms, if it matches at all.
-fn verify(query: &SerialKeys, stored: StoredKeys<'_>, plain_equal: bool) -> Option<MatchKind> {
+/// How a stored serial relates to the query's forms (`typed` prepared from them), if it
+/// matches at all; the same folded form counts as [`MatchKind::Folded`], which the caller makes
+/// [`MatchKind::Exact`] when the plain forms agree too.
+fn verify(query: &SerialKeys, typed: &[Typed], stored: StoredKeys<'_>) -> Option<MatchKind> {
     let mut best: Option<usize> = None;
-    for q in &query.folded {
+    'forms: for (q, prepared) in query.folded.iter().zip(typed) {
         for r in stored.folded() {
             // Leading zeros count towards a serial's length, though not towards its edits.
             let allowed = allowed_edits(q.len() + query.zeros, r.len() + stored.zeros());
-            if let Some(d) = osa(
-                q,
-                r,
-                best.map_or(allowed, |b| b.saturating_sub(1)).min(allowed),
-            ) {
+            let bound = best.map_or(allowed, |b| b.saturating_sub(1)).min(allowed);
+            if let Some(d) = prepared.distance(r, bound) {
                 best = Some(best.map_or(d, |b| b.min(d)));
+                if d == 0 {
+                    break 'forms;
+                }
             }
         }
     }
     match best {
-        Some(0) if plain_equal => return Some(MatchKind::Exact),
         Some(0) => return Some(MatchKind::Folded),
         Some(1) => return Some(MatchKind::OneEdit),
         _ => {}
