@@ -112,19 +112,14 @@ impl Base {
         });
         let postings: Vec<u32> = postings.into_iter().map(AtomicU32::into_inner).collect();
         // The four sorted orders are independent: sort them side by side.
-        let sorted = |compare: &(dyn Fn(u32, u32) -> std::cmp::Ordering + Sync)| {
-            let mut order: Vec<u32> = (0..count as u32).collect();
-            order.sort_unstable_by(|a, b| compare(*a, *b));
-            order
-        };
         let primary = |slot: u32| keys.primary(slot as usize);
         let tail = |slot: u32, skip: usize| primary(slot).get(skip..).unwrap_or_default();
         let (by_prefix, by_suffix, skip_one, skip_two) = std::thread::scope(|scope| {
-            let by_prefix = scope.spawn(|| sorted(&|a, b| primary(a).cmp(primary(b))));
-            let by_suffix = scope
-                .spawn(|| sorted(&|a, b| primary(a).iter().rev().cmp(primary(b).iter().rev())));
-            let skip_one = scope.spawn(|| sorted(&|a, b| tail(a, 1).cmp(tail(b, 1))));
-            let skip_two = sorted(&|a, b| tail(a, 2).cmp(tail(b, 2)));
+            let by_prefix = scope.spawn(|| sorted_by_form(count, |slot| primary(slot).iter()));
+            let by_suffix =
+                scope.spawn(|| sorted_by_form(count, |slot| primary(slot).iter().rev()));
+            let skip_one = scope.spawn(|| sorted_by_form(count, |slot| tail(slot, 1).iter()));
+            let skip_two = sorted_by_form(count, |slot| tail(slot, 2).iter());
             let join = |handle: std::thread::ScopedJoinHandle<'_, Vec<u32>>| {
                 handle
                     .join()
@@ -211,6 +206,33 @@ impl Base {
             + self.by_skip.iter().map(|o| o.capacity() * 4).sum::<usize>()
             + self.by_suffix.capacity() * 4
     }
+}
+
+/// Slots `0..count` in the order of the byte sequence `form` gives each. The first eight bytes
+/// of each are packed into a number kept beside the slot, so that most comparisons read no
+/// further than the array being sorted; only sequences that agree on those bytes are read
+/// whole.
+fn sorted_by_form<'k, I>(count: usize, form: impl Fn(u32) -> I + Sync) -> Vec<u32>
+where
+    I: Iterator<Item = &'k u8> + Clone,
+{
+    // Folded forms hold no zero byte: a shorter form padded with zeros sorts before any longer
+    // form it begins, as it should.
+    let packed = |slot: u32| {
+        form(slot)
+            .take(8)
+            .enumerate()
+            .fold(0_u64, |key, (i, byte)| {
+                key | u64::from(*byte) << (56 - 8 * i)
+            })
+    };
+    let mut keyed: Vec<(u64, u32)> = (0..count as u32).map(|slot| (packed(slot), slot)).collect();
+    keyed.sort_unstable_by(|(key_a, a), (key_b, b)| {
+        key_a
+            .cmp(key_b)
+            .then_with(|| form(*a).skip(8).cmp(form(*b).skip(8)))
+    });
+    keyed.into_iter().map(|(_, slot)| slot).collect()
 }
 
 /// Every hash a record is filed under, once each, into `out`: each folded form with its

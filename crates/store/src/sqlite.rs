@@ -41,6 +41,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// The thread that appends grouped audit entries (checks).
     audit_writer: Arc<audit_writer::AuditWriter>,
+    /// The database file, for readers of a whole table on a thread of their own.
+    path: PathBuf,
 }
 
 /// The file a `--db` value names (`sqlite://path`, `sqlite:path` or a plain path).
@@ -111,6 +113,7 @@ impl SqliteStore {
             writer,
             readers,
             audit_writer: Arc::new(audit_writer::AuditWriter::start(&path)?),
+            path,
         })
     }
 }
@@ -610,6 +613,6 @@ impl Store for SqliteStore {
     }
 
     fn live_serials(&self) -> BoxStream<'_, StoreResult<SerialEntry>> {
-        firearms::live_serials(&self.readers)
+        firearms::live_serials(self.path.clone())
     }
 }

@@ -458,13 +458,13 @@ both!(
 
 async fn export_and_live_serials_stream_every_record_past_a_page(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
-    // More than a page of each stream (2,000 for export, 20,000 for serials would be slow:
-    // export's page boundary is what this crosses).
-    let rows: Vec<FirearmFields> = (0..2500)
+    // More than a page of export (2,000) and of SQLite's serial reader (8,192); PostgreSQL's
+    // serial pages (20,000) would make the test slow.
+    let rows: Vec<FirearmFields> = (0..8300)
         .map(|i| bare_record("FR", &format!("R{i}"), &format!("SER{i:05}")))
         .collect();
     let outcome = store.import_batch(&admin, &rows).await.unwrap();
-    assert_eq!(outcome.imported, 2500);
+    assert_eq!(outcome.imported, 8300);
     let ids: Vec<i64> = outcome.changed.iter().map(|(id, _)| *id).collect();
     store.delete_firearm(&admin, ids[10]).await.unwrap();
 
@@ -473,10 +473,10 @@ async fn export_and_live_serials_stream_every_record_past_a_page(backend: Backen
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(exported.len(), 2499);
+    assert_eq!(exported.len(), 8299);
     assert!(exported.windows(2).all(|w| w[0].id < w[1].id));
     assert_eq!(exported[0].fields, rows[0]);
-    assert_eq!(exported[2498].fields, rows[2499]);
+    assert_eq!(exported[8298].fields, rows[8299]);
     let everything: Vec<_> = store
         .export(FirearmFilter {
             include_deleted: true,
@@ -485,10 +485,12 @@ async fn export_and_live_serials_stream_every_record_past_a_page(backend: Backen
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(everything.len(), 2500);
+    assert_eq!(everything.len(), 8300);
 
     let serials: Vec<SerialEntry> = store.live_serials().try_collect().await.unwrap();
-    assert_eq!(serials.len(), 2499);
+    assert_eq!(serials.len(), 8299);
+    assert!(serials.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(serials[8298].serial_number, "SER08299");
     assert_eq!(
         serials[..2],
         [

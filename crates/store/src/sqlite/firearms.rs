@@ -6,6 +6,9 @@ use armstrace_core::{
     RecordStatus, SerialNumber,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use std::path::PathBuf;
+
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -462,30 +465,68 @@ pub(super) async fn set_canonical(
     Ok(())
 }
 
-/// The serial and make of every live record, by id.
-pub(super) fn live_serials(pool: &SqlitePool) -> BoxStream<'_, StoreResult<SerialEntry>> {
-    const PAGE: i64 = 20_000;
-    paged(
-        PAGE as usize,
-        move |after| async move {
-            let rows = sqlx::query(
-                "SELECT id, serial_number, COALESCE(make_ref, make) FROM firearms \
-                 WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?",
-            )
-            .bind(after)
-            .bind(PAGE)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(SerialEntry {
-                        id: row.try_get(0)?,
-                        serial_number: row.try_get(1)?,
-                        make: row.try_get(2)?,
-                    })
-                })
-                .collect()
-        },
-        |entry| entry.id,
-    )
+/// The serial and make of every live record, by id. A node reads them all when it starts, so
+/// they are read on a thread of their own with a plain connection, in one pass, and handed over
+/// a page at a time: through the async driver each row costs a hand-off between threads, which
+/// took half the start-up of a node with 1.4 million records.
+pub(super) fn live_serials(path: PathBuf) -> BoxStream<'static, StoreResult<SerialEntry>> {
+    const PAGE: usize = 8192;
+    let (pages, received) = tokio::sync::mpsc::channel::<StoreResult<Vec<SerialEntry>>>(4);
+    type Pages = tokio::sync::mpsc::Sender<StoreResult<Vec<SerialEntry>>>;
+    let read = move |pages: &Pages| -> rusqlite::Result<()> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut statement = conn.prepare(
+            "SELECT id, serial_number, COALESCE(make_ref, make) FROM firearms \
+             WHERE deleted_at IS NULL ORDER BY id",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut page = Vec::with_capacity(PAGE);
+        while let Some(row) = rows.next()? {
+            page.push(SerialEntry {
+                id: row.get(0)?,
+                serial_number: row.get(1)?,
+                make: row.get(2)?,
+            });
+            if page.len() == PAGE {
+                let full = std::mem::replace(&mut page, Vec::with_capacity(PAGE));
+                if pages.blocking_send(Ok(full)).is_err() {
+                    // The reader of the stream went away: stop reading.
+                    return Ok(());
+                }
+            }
+        }
+        if !page.is_empty() {
+            let _ = pages.blocking_send(Ok(page));
+        }
+        Ok(())
+    };
+    let spawned = std::thread::Builder::new()
+        .name("read-serials".into())
+        .spawn(move || {
+            if let Err(error) = read(&pages) {
+                let _ = pages.blocking_send(Err(StoreError::Backend(error.to_string())));
+            }
+        });
+    if let Err(error) = spawned {
+        let failed = StoreError::Backend(format!("starting the serial reader: {error}"));
+        return futures::stream::once(async move { Err(failed) }).boxed();
+    }
+    entries_of(received)
+}
+
+/// The pages a reader thread sends, one entry at a time.
+fn entries_of(
+    mut received: tokio::sync::mpsc::Receiver<StoreResult<Vec<SerialEntry>>>,
+) -> BoxStream<'static, StoreResult<SerialEntry>> {
+    futures::stream::poll_fn(move |cx| received.poll_recv(cx))
+        .map(|page| match page {
+            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
+            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
+        })
+        .flatten()
+        .boxed()
 }
