@@ -34,6 +34,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy of the benchmark beside tantivy (feature peer-bench, off by default)"
+cargo clippy -p armstrace --features peer-bench --locked -- -D warnings
+
 step "cargo test (the store on SQLite and PostgreSQL, the end-to-end suite on SQLite)"
 cargo test --workspace --locked
 

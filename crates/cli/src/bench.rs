@@ -3,6 +3,8 @@
 
 mod check;
 mod hits;
+#[cfg(feature = "peer-bench")]
+mod peer;
 mod storage;
 
 /// Options of `armstrace bench`.

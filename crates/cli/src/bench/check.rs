@@ -30,14 +30,35 @@ pub struct CheckBenchArgs {
 }
 
 /// One query with what the benchmark knows about it.
-struct Case {
-    kind: QueryKind,
-    serial: String,
+pub(super) struct Case {
+    pub(super) kind: QueryKind,
+    pub(super) serial: String,
     make: Option<String>,
     /// Record ids (1-based positions) the query must find.
-    intended: Vec<i64>,
+    pub(super) intended: Vec<i64>,
     /// Whether no ranker could be sure to put the intended records in the top 10.
-    resolvable: bool,
+    pub(super) resolvable: bool,
+}
+
+/// Our figures, for a comparison with another engine in the same run.
+#[cfg_attr(not(feature = "peer-bench"), allow(dead_code))]
+pub(super) struct Ours {
+    /// Recall@10 on resolvable queries, in percent, per kind.
+    recall: Vec<(QueryKind, f64)>,
+    /// The share of negatives given any match, in percent.
+    pub(super) negatives_any_match: f64,
+    /// Checks per second on one thread.
+    pub(super) one_thread: f64,
+}
+
+impl Ours {
+    #[cfg_attr(not(feature = "peer-bench"), allow(dead_code))]
+    pub(super) fn recall_on_resolvable(&self, kind: QueryKind) -> f64 {
+        self.recall
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0.0, |(_, r)| *r)
+    }
 }
 
 pub async fn run(args: CheckBenchArgs) -> anyhow::Result<()> {
@@ -73,8 +94,13 @@ pub async fn run(args: CheckBenchArgs) -> anyhow::Result<()> {
 
     println!("making {} queries …", args.queries);
     let cases = make_cases(&index, &records, &args);
-    report_quality(&index, &records, &cases);
-    report_speed(&index, &cases);
+    let mut ours = report_quality(&index, &records, &cases);
+    ours.one_thread = report_speed(&index, &cases);
+    #[cfg(feature = "peer-bench")]
+    {
+        drop(index);
+        super::peer::report(&records, &cases, &ours)?;
+    }
     Ok(())
 }
 
@@ -203,7 +229,12 @@ fn resolvable(
     as_close.max(intended.len()) <= 10
 }
 
-fn report_quality(index: &CheckIndex, records: &[(String, String)], cases: &[Case]) {
+fn report_quality(index: &CheckIndex, records: &[(String, String)], cases: &[Case]) -> Ours {
+    let mut ours = Ours {
+        recall: Vec::new(),
+        negatives_any_match: 0.0,
+        one_thread: 0.0,
+    };
     println!();
     println!(
         "{:<16} {:>7} {:>10} {:>9} {:>12}",
@@ -243,6 +274,7 @@ fn report_quality(index: &CheckIndex, records: &[(String, String)], cases: &[Cas
                 percent(any, of_kind.len()),
                 percent(alarm, of_kind.len())
             );
+            ours.negatives_any_match = percent(any, of_kind.len());
             continue;
         }
         let found: Vec<bool> = of_kind
@@ -310,10 +342,14 @@ fn report_quality(index: &CheckIndex, records: &[(String, String)], cases: &[Cas
             percent(resolvable, of_kind.len()),
             percent(found_resolvable, resolvable)
         );
+        ours.recall
+            .push((kind, percent(found_resolvable, resolvable)));
     }
+    ours
 }
 
-fn report_speed(index: &CheckIndex, cases: &[Case]) {
+/// Prints latency and throughput; returns the checks per second on one thread.
+fn report_speed(index: &CheckIndex, cases: &[Case]) -> f64 {
     let run = |case: &Case| {
         let _ = index.check(&CheckQuery {
             serial: &case.serial,
@@ -366,9 +402,10 @@ fn report_speed(index: &CheckIndex, cases: &[Case]) {
         "checks per second: {one_core:.0} on one thread, {all_cores:.0} on all {} cores",
         rayon::current_num_threads()
     );
+    one_core
 }
 
-fn print_percentiles(label: &str, timings: &mut [Duration]) {
+pub(super) fn print_percentiles(label: &str, timings: &mut [Duration]) {
     timings.sort_unstable();
     let at = |q: f64| timings[((timings.len() as f64 * q) as usize).min(timings.len() - 1)];
     println!(
@@ -382,7 +419,7 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn percent(part: usize, whole: usize) -> f64 {
+pub(super) fn percent(part: usize, whole: usize) -> f64 {
     if whole == 0 {
         0.0
     } else {
