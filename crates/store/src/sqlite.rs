@@ -6,6 +6,7 @@ mod audit_writer;
 mod firearms;
 mod hits;
 mod import;
+mod point_reads;
 mod reference;
 mod traces;
 
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     audit_writer: Arc<audit_writer::AuditWriter>,
     /// The database file, for readers of a whole table on a thread of their own.
     path: PathBuf,
+    /// The reads every request makes (its token or session), on the calling thread.
+    point_reads: Arc<point_reads::PointReads>,
 }
 
 /// The file a `--db` value names (`sqlite://path`, `sqlite:path` or a plain path).
@@ -113,6 +116,7 @@ impl SqliteStore {
             writer,
             readers,
             audit_writer: Arc::new(audit_writer::AuditWriter::start(&path)?),
+            point_reads: Arc::new(point_reads::PointReads::new(path.clone())),
             path,
         })
     }
@@ -249,7 +253,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Actor>> {
-        access::actor_for_token(&self.readers, token_hash, now).await
+        self.point_reads.actor_for_token(token_hash, now)
     }
 
     async fn actor_for_user(&self, username: &str) -> StoreResult<Option<Actor>> {
@@ -283,7 +287,7 @@ impl Store for SqliteStore {
         session_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(Actor, String)>> {
-        access::actor_for_session(&self.readers, session_hash, now).await
+        self.point_reads.actor_for_session(session_hash, now)
     }
 
     async fn end_session(&self, event: AuditEvent, session_hash: &str) -> StoreResult<()> {

@@ -438,31 +438,6 @@ pub(super) async fn revoke_token(
 const ACTOR_COLUMNS: &str = "u.id AS user_id, u.username, u.permissions AS user_permissions, \
      o.id AS org_id, o.name AS org_name, o.kind, o.country, o.state";
 
-pub(super) async fn actor_for_token(
-    pool: &SqlitePool,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<Actor>> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACTOR_COLUMNS}, t.permissions AS token_permissions, t.expires_at \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN organisations o ON o.id = u.org_id \
-         WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
-    ))
-    .bind(token_hash)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let expires_at: Option<DateTime<Utc>> = row.try_get("expires_at")?;
-    if expires_at.is_some_and(|at| at <= now) {
-        return Ok(None);
-    }
-    let mut actor = actor_from_row(&row)?;
-    // A token carries a subset of its user's permissions; the user may have lost some since.
-    let token_permissions = permissions(row.try_get("token_permissions")?)?;
-    actor.permissions = actor.permissions.and(token_permissions);
-    Ok(Some(actor))
-}
-
 pub(super) async fn actor_for_user(
     pool: &SqlitePool,
     username: &str,
@@ -568,27 +543,6 @@ pub(super) async fn start_session(
     Ok(())
 }
 
-pub(super) async fn actor_for_session(
-    pool: &SqlitePool,
-    session_hash: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<(Actor, String)>> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACTOR_COLUMNS}, s.csrf_token, s.expires_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id \
-         WHERE s.session_hash = ? AND s.ended_at IS NULL AND u.disabled_at IS NULL"
-    ))
-    .bind(session_hash)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
-    if expires_at <= now {
-        return Ok(None);
-    }
-    Ok(Some((actor_from_row(&row)?, row.try_get("csrf_token")?)))
-}
-
 pub(super) async fn end_session(
     pool: &SqlitePool,
     event: AuditEvent,
@@ -610,15 +564,39 @@ pub(super) async fn end_session(
 }
 
 fn actor_from_row(row: &SqliteRow) -> StoreResult<Actor> {
+    actor_from_parts(
+        row.try_get("user_id")?,
+        row.try_get("username")?,
+        row.try_get("user_permissions")?,
+        row.try_get("org_id")?,
+        row.try_get("org_name")?,
+        row.try_get("kind")?,
+        row.try_get("country")?,
+        row.try_get("state")?,
+    )
+}
+
+/// An actor from its columns as stored, checked.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn actor_from_parts(
+    user_id: i64,
+    username: String,
+    user_permissions: &str,
+    org_id: i64,
+    org_name: String,
+    kind: &str,
+    country: Option<&str>,
+    state: &str,
+) -> StoreResult<Actor> {
     Ok(Actor {
-        user_id: row.try_get("user_id")?,
-        username: row.try_get("username")?,
-        org_id: row.try_get("org_id")?,
-        org_name: row.try_get("org_name")?,
-        org_kind: org_kind(row.try_get("kind")?)?,
-        country: optional_country(row.try_get("country")?)?,
-        org_state: org_state(row.try_get("state")?)?,
-        permissions: permissions(row.try_get("user_permissions")?)?,
+        user_id,
+        username,
+        org_id,
+        org_name,
+        org_kind: org_kind(kind)?,
+        country: optional_country(country)?,
+        org_state: org_state(state)?,
+        permissions: permissions(user_permissions)?,
     })
 }
 
