@@ -357,14 +357,28 @@ fn report_speed(index: &CheckIndex, cases: &[Case]) -> f64 {
             limit: 10,
         });
     };
-    cases.iter().for_each(run);
-    let mut timings: Vec<(QueryKind, Duration)> = Vec::with_capacity(cases.len());
-    let started = Instant::now();
-    for case in cases {
-        let t = Instant::now();
-        run(case);
-        timings.push((case.kind, t.elapsed()));
-    }
+    // One core, as ../shared/CHECK-BENCH.md asks: a thread of its own, pinned to the first
+    // core (threads started later from this one would inherit the pin).
+    let (pinned, timings, one_core) = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let pinned = core_affinity::get_core_ids()
+                    .and_then(|cores| cores.first().copied())
+                    .is_some_and(core_affinity::set_for_current);
+                cases.iter().for_each(run);
+                let mut timings: Vec<(QueryKind, Duration)> = Vec::with_capacity(cases.len());
+                let started = Instant::now();
+                for case in cases {
+                    let t = Instant::now();
+                    run(case);
+                    timings.push((case.kind, t.elapsed()));
+                }
+                let one_core = cases.len() as f64 / started.elapsed().as_secs_f64();
+                (pinned, timings, one_core)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
     if std::env::var_os("ARMSTRACE_BENCH_SLOWEST").is_some() {
         let mut slowest: Vec<(Duration, &Case)> =
             timings.iter().map(|(_, d)| *d).zip(cases).collect();
@@ -378,7 +392,6 @@ fn report_speed(index: &CheckIndex, cases: &[Case]) -> f64 {
             );
         }
     }
-    let one_core = cases.len() as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
     let rounds = 3;
     (0..rounds).for_each(|_| cases.par_iter().for_each(run));
@@ -399,7 +412,8 @@ fn report_speed(index: &CheckIndex, cases: &[Case]) -> f64 {
     }
     println!();
     println!(
-        "checks per second: {one_core:.0} on one thread, {all_cores:.0} on all {} cores",
+        "checks per second: {one_core:.0} on one thread{}, {all_cores:.0} on all {} cores",
+        if pinned { " pinned to one core" } else { "" },
         rayon::current_num_threads()
     );
     one_core
