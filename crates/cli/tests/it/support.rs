@@ -69,6 +69,24 @@ fn fresh_pg_database() -> (String, String, String) {
     (url, admin, name)
 }
 
+/// A frozen copy of a PostgreSQL installation's database, dropped at the end: a stand-in for
+/// a read replica that never catches up, so that a test can tell which reads went to it.
+pub struct PgCopy {
+    /// The copy's URL.
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl Drop for PgCopy {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        blocking(async move {
+            let _ = armstrace_store::drop_database(&server, &name).await;
+        });
+    }
+}
+
 impl Drop for Installation {
     fn drop(&mut self) {
         if let Some((server, name)) = self.pg.take() {
@@ -80,6 +98,34 @@ impl Drop for Installation {
 }
 
 impl Installation {
+    /// A copy of this installation's PostgreSQL database as it stands (no process may be
+    /// connected to it meanwhile).
+    pub fn pg_copy(&self) -> PgCopy {
+        let (server, name) = self.pg.clone().expect("a PostgreSQL installation");
+        let copy = format!("{name}_copy");
+        let url = self
+            .db
+            .to_str()
+            .unwrap()
+            .replacen(&format!("/{name}"), &format!("/{copy}"), 1);
+        let (admin, template, target) = (server.clone(), name, copy.clone());
+        blocking(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!(
+                "CREATE DATABASE \"{target}\" TEMPLATE \"{template}\""
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        });
+        PgCopy {
+            url,
+            server,
+            name: copy,
+        }
+    }
+
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (db, pg) = if on_postgres() {
