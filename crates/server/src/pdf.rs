@@ -760,10 +760,106 @@ fn paint(marks: &[Mark]) -> Vec<u8> {
     content.finish().into_vec()
 }
 
-#[cfg(test)]
-mod tests {
+/// Reading back what a PDF written here shows: its content streams are compressed, so its words
+/// cannot be searched as they are. For the tests of this crate and of the service.
+#[doc(hidden)]
+pub mod inspect {
     use miniz_oxide::inflate::decompress_to_vec_zlib;
 
+    pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack
+            .windows(needle.len())
+            .position(|window| window == needle)
+    }
+
+    /// Each stream of the file inflated, in file order (here: the pages' contents, in page
+    /// order); None when the file is not laid out as ours are.
+    pub fn streams(pdf: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let mut inflated = Vec::new();
+        let mut at = 0;
+        while let Some(found) = find(&pdf[at..], b"stream") {
+            let mut start = at + found + b"stream".len();
+            start += usize::from(pdf[start] == b'\r');
+            if pdf.get(start) != Some(&b'\n') {
+                return None;
+            }
+            start += 1;
+            let end = start + find(&pdf[start..], b"endstream")?;
+            let data = pdf[start..end]
+                .strip_suffix(b"\n")
+                .unwrap_or(&pdf[start..end]);
+            let data = data.strip_suffix(b"\r").unwrap_or(data);
+            inflated.push(decompress_to_vec_zlib(data).ok()?);
+            at = end + b"endstream".len();
+        }
+        Some(inflated)
+    }
+
+    /// The strings a content stream shows, from their literal `(…)` or hex `<…>` form.
+    pub fn shown_strings(content: &[u8]) -> Vec<Vec<u8>> {
+        let mut strings = Vec::new();
+        let mut bytes = content.iter().copied();
+        while let Some(byte) = bytes.next() {
+            match byte {
+                b'(' => strings.push(literal_string(&mut bytes)),
+                b'<' => {
+                    let hex: Vec<u8> = bytes.by_ref().take_while(|&b| b != b'>').collect();
+                    let decoded = hex
+                        .chunks(2)
+                        .filter_map(|pair| std::str::from_utf8(pair).ok())
+                        .filter_map(|pair| u8::from_str_radix(pair, 16).ok());
+                    strings.push(decoded.collect());
+                }
+                _ => {}
+            }
+        }
+        strings
+    }
+
+    /// The rest of a literal string whose `(` has been read; only `\\`, `\(` and `\)` occur in ours.
+    fn literal_string(bytes: &mut impl Iterator<Item = u8>) -> Vec<u8> {
+        let mut string = Vec::new();
+        let mut depth = 0;
+        while let Some(byte) = bytes.next() {
+            match byte {
+                b'\\' => string.extend(bytes.next()),
+                b')' if depth == 0 => break,
+                b'(' | b')' => {
+                    depth += if byte == b'(' { 1 } else { -1 };
+                    string.push(byte);
+                }
+                _ => string.push(byte),
+            }
+        }
+        string
+    }
+
+    /// The strings shown on each page of `pdf`.
+    pub fn pages_text(pdf: &[u8]) -> Option<Vec<Vec<Vec<u8>>>> {
+        Some(
+            streams(pdf)?
+                .iter()
+                .map(|content| shown_strings(content))
+                .collect(),
+        )
+    }
+
+    /// Every string `pdf` shows, in order, its WinAnsi bytes read as Latin-1 (exact for
+    /// ASCII, which is what a test looks for).
+    pub fn shown_text(pdf: &[u8]) -> Option<Vec<String>> {
+        Some(
+            pages_text(pdf)?
+                .into_iter()
+                .flatten()
+                .map(|string| string.into_iter().map(char::from).collect())
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inspect::{find, pages_text};
     use super::*;
 
     fn owned(value: &str) -> String {
@@ -817,79 +913,6 @@ mod tests {
         }
     }
 
-    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-        haystack
-            .windows(needle.len())
-            .position(|window| window == needle)
-    }
-
-    /// Each stream of the file inflated, in file order (here: the pages' contents, in page order).
-    fn streams(pdf: &[u8]) -> Vec<Vec<u8>> {
-        let mut inflated = Vec::new();
-        let mut at = 0;
-        while let Some(found) = find(&pdf[at..], b"stream") {
-            let mut start = at + found + b"stream".len();
-            start += usize::from(pdf[start] == b'\r');
-            assert_eq!(pdf[start], b'\n', "a stream keyword ends its line");
-            start += 1;
-            let end = start + find(&pdf[start..], b"endstream").expect("every stream ends");
-            let data = pdf[start..end]
-                .strip_suffix(b"\n")
-                .unwrap_or(&pdf[start..end]);
-            let data = data.strip_suffix(b"\r").unwrap_or(data);
-            inflated.push(decompress_to_vec_zlib(data).expect("content streams are zlib data"));
-            at = end + b"endstream".len();
-        }
-        inflated
-    }
-
-    /// The strings a content stream shows, from their literal `(…)` or hex `<…>` form.
-    fn shown_strings(content: &[u8]) -> Vec<Vec<u8>> {
-        let mut strings = Vec::new();
-        let mut bytes = content.iter().copied();
-        while let Some(byte) = bytes.next() {
-            match byte {
-                b'(' => strings.push(literal_string(&mut bytes)),
-                b'<' => {
-                    let hex: Vec<u8> = bytes.by_ref().take_while(|&b| b != b'>').collect();
-                    let hex = std::str::from_utf8(&hex).expect("hex digits");
-                    let decoded = (0..hex.len())
-                        .step_by(2)
-                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"));
-                    strings.push(decoded.collect());
-                }
-                _ => {}
-            }
-        }
-        strings
-    }
-
-    /// The rest of a literal string whose `(` has been read; only `\\`, `\(` and `\)` occur in ours.
-    fn literal_string(bytes: &mut impl Iterator<Item = u8>) -> Vec<u8> {
-        let mut string = Vec::new();
-        let mut depth = 0;
-        while let Some(byte) = bytes.next() {
-            match byte {
-                b'\\' => string.extend(bytes.next()),
-                b')' if depth == 0 => break,
-                b'(' | b')' => {
-                    depth += if byte == b'(' { 1 } else { -1 };
-                    string.push(byte);
-                }
-                _ => string.push(byte),
-            }
-        }
-        string
-    }
-
-    /// The strings shown on each page of `pdf`.
-    fn pages_text(pdf: &[u8]) -> Vec<Vec<Vec<u8>>> {
-        streams(pdf)
-            .iter()
-            .map(|content| shown_strings(content))
-            .collect()
-    }
-
     /// Whether one of `strings` contains `needle`.
     fn shows(strings: &[Vec<u8>], needle: &[u8]) -> bool {
         strings.iter().any(|string| find(string, needle).is_some())
@@ -922,7 +945,7 @@ mod tests {
     #[test]
     fn a_long_report_takes_several_pages_counted_in_the_page_tree() {
         let pdf = long_report().to_pdf();
-        let pages = pages_text(&pdf);
+        let pages = pages_text(&pdf).expect("a PDF of ours");
         let count = pages.len();
         assert!(count > 1, "{count} pages");
         assert!(find(&pdf, format!("/Count {count}").as_bytes()).is_some());
@@ -941,7 +964,7 @@ mod tests {
 
     #[test]
     fn the_first_page_shows_the_title_and_fields() {
-        let pages = pages_text(&long_report().to_pdf());
+        let pages = pages_text(&long_report().to_pdf()).expect("a PDF of ours");
         for expected in [
             &b"Trace TR-0042"[..],
             b"Produced by Sgt. Dubois",
@@ -958,7 +981,7 @@ mod tests {
 
     #[test]
     fn a_table_continued_on_a_new_page_repeats_its_header() {
-        let pages = pages_text(&long_report().to_pdf());
+        let pages = pages_text(&long_report().to_pdf()).expect("a PDF of ours");
         let count = pages.len();
         assert!(shows(&pages[1], format!("Page 2 of {count}").as_bytes()));
         for page in &pages[1..] {
@@ -970,7 +993,7 @@ mod tests {
 
     #[test]
     fn letters_are_drawn_in_windows_1252_and_others_as_question_marks() {
-        let pages = pages_text(&long_report().to_pdf());
+        let pages = pages_text(&long_report().to_pdf()).expect("a PDF of ours");
         assert!(shows(&pages[0], b"???? Caf\xe9"));
         assert!(
             !shows(&pages[0], "é".as_bytes()),

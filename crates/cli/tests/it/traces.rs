@@ -699,9 +699,25 @@ async fn a_request_lives_across_three_countries_and_only_they_see_it() {
         assert_eq!(pdf.headers()["content-type"], "application/pdf");
         let bytes = pdf.bytes().await.unwrap();
         assert!(bytes.starts_with(b"%PDF-"), "{path}");
+        let shown = pdf_text(&bytes);
+        assert!(
+            shown.iter().any(|s| s.contains("WK41877")),
+            "{path}: {shown:?}"
+        );
     }
     // Another country's export leaves the request out.
     for token in [&w.ncb_it, &w.customs_fr] {
+        let pdf = server
+            .client
+            .get(server.url("/api/v1/traces/export?format=pdf"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.status(), 200);
+        let shown = pdf_text(&pdf.bytes().await.unwrap());
+        assert!(!shown.is_empty(), "the export still has its title");
+        assert!(!shown.iter().any(|s| s.contains("WK41877")), "{shown:?}");
         let csv = server
             .client
             .get(server.url("/api/v1/traces/export?format=csv"))
@@ -740,6 +756,11 @@ async fn a_request_lives_across_three_countries_and_only_they_see_it() {
     );
     let missing = w.installation.run(&["trace", "show", "999"]);
     assert!(!missing.status.success());
+}
+
+/// Every string a PDF of the service shows.
+fn pdf_text(pdf: &[u8]) -> Vec<String> {
+    armstrace_server::pdf::inspect::shown_text(pdf).expect("a PDF as the service writes them")
 }
 
 /// The smallest files of each kind: the signature is what counts.
