@@ -19,7 +19,7 @@ where
     Fut: std::future::Future<Output = StoreResult<Vec<T>>> + Send + 'a,
 {
     let fetch = std::sync::Arc::new(fetch);
-    futures::stream::try_unfold(Some(0_i64), move |after| {
+    let pages = futures::stream::try_unfold(Some(0_i64), move |after| {
         let fetch = fetch.clone();
         async move {
             let Some(after) = after else { return Ok(None) };
@@ -29,11 +29,19 @@ where
                 .flatten();
             Ok::<_, StoreError>((!page.is_empty()).then_some((page, next)))
         }
-    })
-    .map(|page| match page {
-        Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
-        Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
-    })
-    .flatten()
-    .boxed()
+    });
+    one_at_a_time(pages)
+}
+
+/// A stream of pages (or of the error that ended them) as a stream of their items.
+pub(crate) fn one_at_a_time<'a, T: Send + 'a>(
+    pages: impl futures::Stream<Item = StoreResult<Vec<T>>> + Send + 'a,
+) -> BoxStream<'a, StoreResult<T>> {
+    pages
+        .map(|page| match page {
+            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
+            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
+        })
+        .flatten()
+        .boxed()
 }

@@ -57,6 +57,25 @@ pub(crate) fn path_of(db: &str) -> PathBuf {
     PathBuf::from(path.split('?').next().unwrap_or(path))
 }
 
+/// A plain connection to the database file, for work that runs on a thread of its own or
+/// on the caller's (the audit writer, the start-up read, the reads every request makes):
+/// the async driver's hand-offs between threads cost more there than the work.
+pub(crate) fn plain_connection(
+    path: &std::path::Path,
+    read_only: bool,
+) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::default()
+    };
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    // A WAL reader waits only during a recovery, and a writer for the one before it.
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
 /// Brings the schema up to date. Migrations run with foreign keys off, so that one may rebuild
 /// a table others refer to (SQLite cannot loosen a column in place); afterwards every
 /// reference is checked, and a dangling one stops the opening.

@@ -9,7 +9,6 @@
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::oneshot;
@@ -26,12 +25,10 @@ use crate::{StoreError, StoreResult};
 /// Most entries committed in one transaction.
 const MAX_GROUP: usize = 8192;
 
-/// Microseconds the thread waits, after a first entry, for more to share its commit. None:
-/// the entries that queue while a group commits make the next group. Once a request's token
-/// no longer went through the async driver, waiting 0.5 ms cost more in latency than the
-/// larger groups saved: 11.2–11.6k audited checks/s with it, 12.9–13.3k without
-/// (docs/BENCHMARKS.md).
-const LINGER: u64 = 0;
+// No wait before a group commits: the entries that queue while one group commits make the
+// next. Once a request's token no longer went through the async driver, waiting 0.5 ms for
+// company cost more in latency than the larger groups saved: 11.2–11.6k audited checks/s
+// with it, 12.9–13.3k without (docs/BENCHMARKS.md).
 
 type Hits = Result<RecordedCheck, String>;
 
@@ -50,9 +47,7 @@ pub(super) struct AuditWriter {
 impl AuditWriter {
     /// Opens a connection to `path` and starts the thread.
     pub(super) fn start(path: &Path) -> StoreResult<Self> {
-        let conn = rusqlite::Connection::open(path).map_err(backend)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(backend)?;
+        let conn = super::plain_connection(path, false).map_err(backend)?;
         // As the other connections: fewer, larger checkpoints.
         for (pragma, value) in [
             ("synchronous", "NORMAL"),
@@ -103,16 +98,10 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut entries = first.events.len();
         let mut jobs = vec![first];
-        let deadline = std::time::Instant::now() + Duration::from_micros(LINGER);
         while entries < MAX_GROUP {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match queue.recv_timeout(left) {
-                Ok(more) => {
-                    entries += more.events.len();
-                    jobs.push(more);
-                }
-                Err(_) => break,
-            }
+            let Ok(more) = queue.try_recv() else { break };
+            entries += more.events.len();
+            jobs.push(more);
         }
         match commit_group(&mut conn, &jobs) {
             Ok(hits) => {

@@ -420,6 +420,7 @@ pub(super) async fn history(pool: &SqlitePool, id: FirearmId) -> StoreResult<Vec
         .collect()
 }
 
+use crate::paging::one_at_a_time;
 pub(super) use crate::paging::paged;
 
 /// Every record matching `filter`, by id.
@@ -474,11 +475,7 @@ pub(super) fn live_serials(path: PathBuf) -> BoxStream<'static, StoreResult<Seri
     let (pages, received) = tokio::sync::mpsc::channel::<StoreResult<Vec<SerialEntry>>>(4);
     type Pages = tokio::sync::mpsc::Sender<StoreResult<Vec<SerialEntry>>>;
     let read = move |pages: &Pages| -> rusqlite::Result<()> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = super::plain_connection(&path, true)?;
         let mut statement = conn.prepare(
             "SELECT id, serial_number, COALESCE(make_ref, make) FROM firearms \
              WHERE deleted_at IS NULL ORDER BY id",
@@ -515,18 +512,6 @@ pub(super) fn live_serials(path: PathBuf) -> BoxStream<'static, StoreResult<Seri
         let failed = StoreError::Backend(format!("starting the serial reader: {error}"));
         return futures::stream::once(async move { Err(failed) }).boxed();
     }
-    entries_of(received)
-}
-
-/// The pages a reader thread sends, one entry at a time.
-fn entries_of(
-    mut received: tokio::sync::mpsc::Receiver<StoreResult<Vec<SerialEntry>>>,
-) -> BoxStream<'static, StoreResult<SerialEntry>> {
-    futures::stream::poll_fn(move |cx| received.poll_recv(cx))
-        .map(|page| match page {
-            Ok(page) => futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
-            Err(error) => futures::stream::once(async { Err(error) }).right_stream(),
-        })
-        .flatten()
-        .boxed()
+    let mut received = received;
+    one_at_a_time(futures::stream::poll_fn(move |cx| received.poll_recv(cx)))
 }

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use armstrace_core::Actor;
 use chrono::{DateTime, Utc};
@@ -43,14 +42,10 @@ impl PointReads {
         let conn = match lent {
             Some(conn) => conn,
             None => {
-                let conn = rusqlite::Connection::open_with_flags(
-                    &self.path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(backend)?;
+                let conn = super::plain_connection(&self.path, true).map_err(backend)?;
                 // Only a WAL recovery makes a reader wait; it should not hold a request long.
-                conn.busy_timeout(Duration::from_secs(2)).map_err(backend)?;
+                conn.busy_timeout(std::time::Duration::from_secs(2))
+                    .map_err(backend)?;
                 conn
             }
         };
