@@ -126,14 +126,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 })?
         }
     };
-    let reference_changes = store
-        .reference_changes()
-        .await
-        .context("reading the reference table")?
-        .len();
     let reference = ReferenceTable::load(store.as_ref())
         .await
         .context("reading the reference table")?;
+    let reference_changes = reference.current().changes.len();
     // Where the change feed stands before the index is read: whatever is written meanwhile is
     // applied after, from the feed.
     let feed_head = store.feed_head().await.context("reading the change feed")?;

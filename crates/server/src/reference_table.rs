@@ -106,13 +106,17 @@ impl ReferenceTable {
                 "entry": entry,
             }));
         let change = store.change_reference(event, &entry, version).await?;
-        let reloaded = table_in_force(store).await?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reloaded);
+        self.install(table_in_force(store).await?);
+        Ok(change)
+    }
+
+    /// Makes `table` the one in force; the corrections remembered under the old one go.
+    fn install(&self, table: TableInForce) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
         self.corrected
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        Ok(change)
     }
 
     /// Follows the changes other processes make to the table (another node of a cluster,
@@ -147,23 +151,21 @@ impl ReferenceTable {
         index: &CheckIndex,
         seen: usize,
     ) -> Result<usize, StoreError> {
+        // Read under the lock, so that a change this process makes meanwhile is not undone by
+        // installing an older list.
+        let _turn = self.changing.lock().await;
         let changes = store.reference_changes().await?;
         if changes.len() == seen {
             return Ok(seen);
         }
-        let _turn = self.changing.lock().await;
         for change in changes.iter().skip(seen) {
             if let Entry::Make(make) = &change.entry {
                 index.learn_make(make_names(make));
             }
         }
-        let reloaded = table_in_force(store).await?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reloaded);
-        self.corrected
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        Ok(changes.len())
+        let count = changes.len();
+        self.install(TableInForce::from_changes(changes));
+        Ok(count)
     }
 
     /// The make a check should compare instead of `typed`: none when the check index knows

@@ -563,7 +563,10 @@ pub fn redacted(db: &str) -> String {
     let Some((scheme, rest)) = db.split_once("://") else {
         return db.to_string();
     };
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (authority, path) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, Some(path)),
+        None => (rest, None),
+    };
     let authority = match authority.rsplit_once('@') {
         Some((credentials, host)) => match credentials.split_once(':') {
             Some((user, _)) => format!("{user}:***@{host}"),
@@ -571,10 +574,9 @@ pub fn redacted(db: &str) -> String {
         },
         None => authority.to_string(),
     };
-    if rest.contains('/') {
-        format!("{scheme}://{authority}/{path}")
-    } else {
-        format!("{scheme}://{authority}")
+    match path {
+        Some(path) => format!("{scheme}://{authority}/{path}"),
+        None => format!("{scheme}://{authority}"),
     }
 }
 

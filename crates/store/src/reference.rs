@@ -76,21 +76,27 @@ impl TableInForce {
 /// The shipped table with the changes stored in `store`. A change that no longer fits the
 /// shipped table (after an upgrade) is still applied; [`Table::problems`] names the clash.
 pub async fn table_in_force(store: &dyn Store) -> StoreResult<TableInForce> {
-    let changes = store.reference_changes().await?;
-    let mut table = armstrace_reference::shipped().table().clone();
-    for change in &changes {
-        table.apply(change.entry.clone());
+    Ok(TableInForce::from_changes(store.reference_changes().await?))
+}
+
+impl TableInForce {
+    /// The shipped table with `changes` (as stored, oldest first) applied.
+    pub fn from_changes(changes: Vec<ReferenceChange>) -> Self {
+        let mut table = armstrace_reference::shipped().table().clone();
+        for change in &changes {
+            table.apply(change.entry.clone());
+        }
+        let problems = table.problems();
+        if !problems.is_empty() {
+            tracing::warn!(
+                problems = problems.len(),
+                first = %problems[0],
+                "the reference table in force has problems; correct the entries named"
+            );
+        }
+        TableInForce {
+            resolver: Arc::new(Resolver::new(table)),
+            changes,
+        }
     }
-    let problems = table.problems();
-    if !problems.is_empty() {
-        tracing::warn!(
-            problems = problems.len(),
-            first = %problems[0],
-            "the reference table in force has problems; correct the entries named"
-        );
-    }
-    Ok(TableInForce {
-        resolver: Arc::new(Resolver::new(table)),
-        changes,
-    })
 }

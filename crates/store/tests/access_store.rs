@@ -62,10 +62,7 @@ fn is_conflict(result: &Result<impl std::fmt::Debug, StoreError>, expected: &str
     matches!(result, Err(StoreError::Conflict { code, .. }) if *code == expected)
 }
 
-both!(
-    organisations_are_created_listed_and_change_state,
-    organisations_are_created_listed_and_change_state
-);
+both!(organisations_are_created_listed_and_change_state);
 
 async fn organisations_are_created_listed_and_change_state(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -153,10 +150,7 @@ async fn organisations_are_created_listed_and_change_state(backend: Backend) {
     assert_eq!(entries[4].username, "admin");
 }
 
-both!(
-    a_duplicate_organisation_or_a_second_ncb_of_a_country_is_refused,
-    a_duplicate_organisation_or_a_second_ncb_of_a_country_is_refused
-);
+both!(a_duplicate_organisation_or_a_second_ncb_of_a_country_is_refused);
 
 async fn a_duplicate_organisation_or_a_second_ncb_of_a_country_is_refused(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -241,10 +235,7 @@ async fn a_duplicate_organisation_or_a_second_ncb_of_a_country_is_refused(backen
     );
 }
 
-both!(
-    users_are_created_found_changed_and_listed,
-    users_are_created_found_changed_and_listed
-);
+both!(users_are_created_found_changed_and_listed);
 
 async fn users_are_created_found_changed_and_listed(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -386,10 +377,7 @@ async fn users_are_created_found_changed_and_listed(backend: Backend) {
     );
 }
 
-both!(
-    a_token_acts_within_its_users_permissions_until_it_expires_or_is_revoked,
-    a_token_acts_within_its_users_permissions_until_it_expires_or_is_revoked
-);
+both!(a_token_acts_within_its_users_permissions_until_it_expires_or_is_revoked);
 
 async fn a_token_acts_within_its_users_permissions_until_it_expires_or_is_revoked(
     backend: Backend,
@@ -588,10 +576,7 @@ async fn a_token_acts_within_its_users_permissions_until_it_expires_or_is_revoke
     );
 }
 
-both!(
-    the_actor_for_a_user_name_is_that_user_in_their_organisation,
-    the_actor_for_a_user_name_is_that_user_in_their_organisation
-);
+both!(the_actor_for_a_user_name_is_that_user_in_their_organisation);
 
 async fn the_actor_for_a_user_name_is_that_user_in_their_organisation(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -617,10 +602,7 @@ fn lock_after_three(failures: u32) -> Option<Duration> {
     (failures >= 3).then(|| Duration::minutes(15))
 }
 
-both!(
-    failed_sign_ins_are_counted_and_lock_the_account_until_one_succeeds,
-    failed_sign_ins_are_counted_and_lock_the_account_until_one_succeeds
-);
+both!(failed_sign_ins_are_counted_and_lock_the_account_until_one_succeeds);
 
 async fn failed_sign_ins_are_counted_and_lock_the_account_until_one_succeeds(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -727,10 +709,7 @@ async fn failed_sign_ins_are_counted_and_lock_the_account_until_one_succeeds(bac
     actions(store.as_ref()).await;
 }
 
-both!(
-    a_session_names_its_actor_until_it_ends_expires_or_the_password_changes,
-    a_session_names_its_actor_until_it_ends_expires_or_the_password_changes
-);
+both!(a_session_names_its_actor_until_it_ends_expires_or_the_password_changes);
 
 async fn a_session_names_its_actor_until_it_ends_expires_or_the_password_changes(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -849,10 +828,7 @@ async fn a_session_names_its_actor_until_it_ends_expires_or_the_password_changes
     );
 }
 
-both!(
-    settings_read_back_what_was_set,
-    settings_read_back_what_was_set
-);
+both!(settings_read_back_what_was_set);
 
 async fn settings_read_back_what_was_set(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -874,10 +850,7 @@ async fn settings_read_back_what_was_set(backend: Backend) {
     assert_eq!(store.setting("other").await.unwrap().as_deref(), Some("x"));
 }
 
-both!(
-    racing_writers_create_one_ncb_revoke_once_and_make_one_version,
-    racing_writers_create_one_ncb_revoke_once_and_make_one_version
-);
+both!(racing_writers_create_one_ncb_revoke_once_and_make_one_version);
 
 /// Writers racing on one state, as two nodes of a cluster would: whatever the interleaving, one
 /// wins and the others see what it did.

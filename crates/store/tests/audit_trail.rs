@@ -31,10 +31,7 @@ fn input(record_id: &str, serial: &str) -> FirearmInput {
     .unwrap()
 }
 
-both!(
-    a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains,
-    a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains
-);
+both!(a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains);
 
 async fn a_recorded_check_reads_its_hits_as_the_store_does_and_every_append_chains(
     backend: Backend,

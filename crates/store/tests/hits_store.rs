@@ -138,10 +138,7 @@ fn roles(hit: &armstrace_store::hits::Hit) -> Vec<(i64, Vec<&str>)> {
         .collect()
 }
 
-both!(
-    a_recorded_check_makes_its_hits_with_their_parties_and_notifications,
-    a_recorded_check_makes_its_hits_with_their_parties_and_notifications
-);
+both!(a_recorded_check_makes_its_hits_with_their_parties_and_notifications);
 
 async fn a_recorded_check_makes_its_hits_with_their_parties_and_notifications(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -305,10 +302,7 @@ async fn a_recorded_check_makes_its_hits_with_their_parties_and_notifications(ba
     assert_eq!(report.entries, 8);
 }
 
-both!(
-    a_hit_changes_only_as_its_state_allows_and_tells_the_other_parties,
-    a_hit_changes_only_as_its_state_allows_and_tells_the_other_parties
-);
+both!(a_hit_changes_only_as_its_state_allows_and_tells_the_other_parties);
 
 async fn a_hit_changes_only_as_its_state_allows_and_tells_the_other_parties(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -453,10 +447,7 @@ async fn a_hit_changes_only_as_its_state_allows_and_tells_the_other_parties(back
     );
 }
 
-both!(
-    an_inbox_lists_unread_first_and_marks_only_its_own_read,
-    an_inbox_lists_unread_first_and_marks_only_its_own_read
-);
+both!(an_inbox_lists_unread_first_and_marks_only_its_own_read);
 
 async fn an_inbox_lists_unread_first_and_marks_only_its_own_read(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -584,10 +575,7 @@ async fn an_inbox_lists_unread_first_and_marks_only_its_own_read(backend: Backen
     assert!(last >= newest);
 }
 
-both!(
-    webhooks_are_registered_listed_and_removed_without_their_secret,
-    webhooks_are_registered_listed_and_removed_without_their_secret
-);
+both!(webhooks_are_registered_listed_and_removed_without_their_secret);
 
 async fn webhooks_are_registered_listed_and_removed_without_their_secret(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -674,10 +662,7 @@ async fn webhooks_are_registered_listed_and_removed_without_their_secret(backend
     );
 }
 
-both!(
-    a_duty_address_is_set_cleared_and_refused_for_no_organisation,
-    a_duty_address_is_set_cleared_and_refused_for_no_organisation
-);
+both!(a_duty_address_is_set_cleared_and_refused_for_no_organisation);
 
 async fn a_duty_address_is_set_cleared_and_refused_for_no_organisation(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -728,10 +713,7 @@ async fn a_duty_address_is_set_cleared_and_refused_for_no_organisation(backend: 
     );
 }
 
-both!(
-    a_delivery_is_claimed_retried_and_given_up,
-    a_delivery_is_claimed_retried_and_given_up
-);
+both!(a_delivery_is_claimed_retried_and_given_up);
 
 async fn a_delivery_is_claimed_retried_and_given_up(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -899,10 +881,7 @@ async fn a_delivery_is_claimed_retried_and_given_up(backend: Backend) {
     assert!(log[0].next_attempt_at.unwrap() > Utc::now());
 }
 
-both!(
-    two_senders_claiming_at_once_never_get_the_same_delivery,
-    two_senders_claiming_at_once_never_get_the_same_delivery
-);
+both!(two_senders_claiming_at_once_never_get_the_same_delivery);
 
 async fn two_senders_claiming_at_once_never_get_the_same_delivery(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -954,10 +933,7 @@ async fn two_senders_claiming_at_once_never_get_the_same_delivery(backend: Backe
     assert_eq!(all.len(), queued, "every delivery was claimed");
 }
 
-both!(
-    a_result_under_a_claim_that_ran_out_is_ignored,
-    a_result_under_a_claim_that_ran_out_is_ignored
-);
+both!(a_result_under_a_claim_that_ran_out_is_ignored);
 
 async fn a_result_under_a_claim_that_ran_out_is_ignored(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;

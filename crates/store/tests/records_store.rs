@@ -97,10 +97,7 @@ async fn record_actions(store: &dyn Store) -> Vec<String> {
     entries.into_iter().map(|e| e.action).collect()
 }
 
-both!(
-    a_created_record_reads_back_as_recorded_and_a_duplicate_is_refused,
-    a_created_record_reads_back_as_recorded_and_a_duplicate_is_refused
-);
+both!(a_created_record_reads_back_as_recorded_and_a_duplicate_is_refused);
 
 async fn a_created_record_reads_back_as_recorded_and_a_duplicate_is_refused(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -180,10 +177,7 @@ async fn a_created_record_reads_back_as_recorded_and_a_duplicate_is_refused(back
     );
 }
 
-both!(
-    an_update_makes_the_next_version_and_a_stale_one_is_refused,
-    an_update_makes_the_next_version_and_a_stale_one_is_refused
-);
+both!(an_update_makes_the_next_version_and_a_stale_one_is_refused);
 
 async fn an_update_makes_the_next_version_and_a_stale_one_is_refused(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -268,10 +262,7 @@ async fn an_update_makes_the_next_version_and_a_stale_one_is_refused(backend: Ba
     );
 }
 
-both!(
-    a_deleted_record_is_kept_marked_and_can_no_longer_be_changed,
-    a_deleted_record_is_kept_marked_and_can_no_longer_be_changed
-);
+both!(a_deleted_record_is_kept_marked_and_can_no_longer_be_changed);
 
 async fn a_deleted_record_is_kept_marked_and_can_no_longer_be_changed(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -340,10 +331,7 @@ async fn a_deleted_record_is_kept_marked_and_can_no_longer_be_changed(backend: B
     );
 }
 
-both!(
-    listing_filters_by_country_status_and_make_and_pages_by_id,
-    listing_filters_by_country_status_and_make_and_pages_by_id
-);
+both!(listing_filters_by_country_status_and_make_and_pages_by_id);
 
 async fn listing_filters_by_country_status_and_make_and_pages_by_id(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -451,10 +439,7 @@ async fn listing_filters_by_country_status_and_make_and_pages_by_id(backend: Bac
     assert_eq!(rest.iter().map(|f| f.id).collect::<Vec<_>>(), pick(&[3, 4]));
 }
 
-both!(
-    export_and_live_serials_stream_every_record_past_a_page,
-    export_and_live_serials_stream_every_record_past_a_page
-);
+both!(export_and_live_serials_stream_every_record_past_a_page);
 
 async fn export_and_live_serials_stream_every_record_past_a_page(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -509,10 +494,7 @@ async fn export_and_live_serials_stream_every_record_past_a_page(backend: Backen
     assert!(!serials.iter().any(|s| s.id == ids[10]));
 }
 
-both!(
-    a_resolution_change_sets_the_canonical_make_the_index_reads,
-    a_resolution_change_sets_the_canonical_make_the_index_reads
-);
+both!(a_resolution_change_sets_the_canonical_make_the_index_reads);
 
 async fn a_resolution_change_sets_the_canonical_make_the_index_reads(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -569,10 +551,7 @@ async fn a_resolution_change_sets_the_canonical_make_the_index_reads(backend: Ba
     );
 }
 
-both!(
-    an_import_batch_counts_new_changed_restored_and_unchanged_rows,
-    an_import_batch_counts_new_changed_restored_and_unchanged_rows
-);
+both!(an_import_batch_counts_new_changed_restored_and_unchanged_rows);
 
 async fn an_import_batch_counts_new_changed_restored_and_unchanged_rows(backend: Backend) {
     let (_db, store, admin) = store_with_admin(backend).await;
@@ -725,10 +704,7 @@ async fn an_import_batch_counts_new_changed_restored_and_unchanged_rows(backend:
     assert_eq!(report.broken, None);
 }
 
-both!(
-    imports_of_overlapping_lists_at_once_both_commit_and_create_each_record_once,
-    imports_of_overlapping_lists_at_once_both_commit_and_create_each_record_once
-);
+both!(imports_of_overlapping_lists_at_once_both_commit_and_create_each_record_once);
 
 async fn imports_of_overlapping_lists_at_once_both_commit_and_create_each_record_once(
     backend: Backend,
@@ -759,10 +735,7 @@ async fn imports_of_overlapping_lists_at_once_both_commit_and_create_each_record
     assert!(again.changed.is_empty());
 }
 
-both!(
-    every_change_to_a_record_enters_the_change_feed,
-    every_change_to_a_record_enters_the_change_feed
-);
+both!(every_change_to_a_record_enters_the_change_feed);
 
 async fn every_change_to_a_record_enters_the_change_feed(backend: Backend) {
     let (db, store, admin) = store_with_admin(backend).await;

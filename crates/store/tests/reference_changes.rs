@@ -12,10 +12,7 @@ fn event(key: &str) -> AuditEvent {
     AuditEvent::new(AuditWho::installation(), "reference.change").target(key.to_string())
 }
 
-both!(
-    each_change_is_the_next_version_and_a_stale_one_is_refused,
-    each_change_is_the_next_version_and_a_stale_one_is_refused
-);
+both!(each_change_is_the_next_version_and_a_stale_one_is_refused);
 
 async fn each_change_is_the_next_version_and_a_stale_one_is_refused(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;

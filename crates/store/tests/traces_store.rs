@@ -245,10 +245,7 @@ fn code_of<T: std::fmt::Debug>(result: Result<T, StoreError>) -> &'static str {
     }
 }
 
-both!(
-    a_draft_is_written_as_given_and_changed_only_on_its_current_version,
-    a_draft_is_written_as_given_and_changed_only_on_its_current_version
-);
+both!(a_draft_is_written_as_given_and_changed_only_on_its_current_version);
 
 async fn a_draft_is_written_as_given_and_changed_only_on_its_current_version(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -371,10 +368,7 @@ async fn a_draft_is_written_as_given_and_changed_only_on_its_current_version(bac
     );
 }
 
-both!(
-    drafts_are_seen_by_their_writer_and_its_ncb_and_sent_requests_by_their_chain,
-    drafts_are_seen_by_their_writer_and_its_ncb_and_sent_requests_by_their_chain
-);
+both!(drafts_are_seen_by_their_writer_and_its_ncb_and_sent_requests_by_their_chain);
 
 async fn drafts_are_seen_by_their_writer_and_its_ncb_and_sent_requests_by_their_chain(
     backend: Backend,
@@ -447,10 +441,7 @@ async fn drafts_are_seen_by_their_writer_and_its_ncb_and_sent_requests_by_their_
     );
 }
 
-both!(
-    every_move_follows_from_the_status_it_finds_and_the_others_are_refused,
-    every_move_follows_from_the_status_it_finds_and_the_others_are_refused
-);
+both!(every_move_follows_from_the_status_it_finds_and_the_others_are_refused);
 
 async fn every_move_follows_from_the_status_it_finds_and_the_others_are_refused(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -589,10 +580,7 @@ async fn every_move_follows_from_the_status_it_finds_and_the_others_are_refused(
     assert_eq!(report.entries, 15);
 }
 
-both!(
-    a_forward_starts_a_linked_request_in_the_same_chain_that_closes_with_it,
-    a_forward_starts_a_linked_request_in_the_same_chain_that_closes_with_it
-);
+both!(a_forward_starts_a_linked_request_in_the_same_chain_that_closes_with_it);
 
 async fn a_forward_starts_a_linked_request_in_the_same_chain_that_closes_with_it(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -668,10 +656,7 @@ async fn a_forward_starts_a_linked_request_in_the_same_chain_that_closes_with_it
     assert_eq!(w.told(&w.ncb_it, &linked, "trace.closed").await, 1);
 }
 
-both!(
-    attachments_come_back_with_their_bytes,
-    attachments_come_back_with_their_bytes
-);
+both!(attachments_come_back_with_their_bytes);
 
 async fn attachments_come_back_with_their_bytes(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -770,10 +755,7 @@ async fn attachments_come_back_with_their_bytes(backend: Backend) {
     assert_eq!(w.store.trace_attachments(trace.id).await.unwrap().len(), 2);
 }
 
-both!(
-    a_late_request_is_reminded_once_and_again_after_the_interval,
-    a_late_request_is_reminded_once_and_again_after_the_interval
-);
+both!(a_late_request_is_reminded_once_and_again_after_the_interval);
 
 async fn a_late_request_is_reminded_once_and_again_after_the_interval(backend: Backend) {
     let (_db, store) = common::fresh(backend).await;
@@ -937,10 +919,7 @@ async fn a_late_request_is_reminded_once_and_again_after_the_interval(backend: B
     );
 }
 
-both!(
-    a_listing_filters_by_status_priority_lateness_country_and_date_newest_first,
-    a_listing_filters_by_status_priority_lateness_country_and_date_newest_first
-);
+both!(a_listing_filters_by_status_priority_lateness_country_and_date_newest_first);
 
 async fn a_listing_filters_by_status_priority_lateness_country_and_date_newest_first(
     backend: Backend,
@@ -1031,10 +1010,7 @@ async fn a_listing_filters_by_status_priority_lateness_country_and_date_newest_f
     assert_eq!(w.seen(germany_late).await, [to_germany]);
 }
 
-both!(
-    services_racing_on_one_request_act_on_it_once,
-    services_racing_on_one_request_act_on_it_once
-);
+both!(services_racing_on_one_request_act_on_it_once);
 
 /// Two service processes on one database (a cluster): each reminder and each move is made once,
 /// whichever service gets there first.

@@ -608,7 +608,7 @@ fn org_state(text: &str) -> StoreResult<OrgState> {
     OrgState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation state '{text}'")))
 }
 
-fn permissions(text: &str) -> StoreResult<Permissions> {
+pub(super) fn permissions(text: &str) -> StoreResult<Permissions> {
     Permissions::parse(text).map_err(StoreError::Corrupt)
 }
 

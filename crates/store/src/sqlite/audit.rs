@@ -153,7 +153,7 @@ pub(super) async fn entries(
 /// Every entry in id order, for verification, read a page at a time.
 pub(super) fn chain(pool: &SqlitePool) -> BoxStream<'_, StoreResult<AuditEntry>> {
     const PAGE: u32 = 5000;
-    super::firearms::paged(
+    crate::paging::paged(
         PAGE as usize,
         move |after| async move { entries(pool, &AuditFilter::default(), Some(after), PAGE).await },
         |entry| entry.id,

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use armstrace_core::Actor;
 use chrono::{DateTime, Utc};
 
-use super::access::actor_from_parts;
+use super::access::{actor_from_parts, permissions};
 use crate::{StoreError, StoreResult};
 
 /// Connections kept for point reads; more are opened when all are busy, and the extra ones
@@ -86,9 +86,7 @@ impl PointReads {
         }
         let mut actor = actor.into_actor()?;
         // A token carries a subset of its user's permissions; the user may have lost some since.
-        let token_permissions =
-            armstrace_core::Permissions::parse(&token_permissions).map_err(StoreError::Corrupt)?;
-        actor.permissions = actor.permissions.and(token_permissions);
+        actor.permissions = actor.permissions.and(permissions(&token_permissions)?);
         Ok(Some(actor))
     }
 

@@ -96,11 +96,11 @@ pub async fn fresh(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     (db, store)
 }
 
-/// Runs `$test(backend)` on both backends, as `$name::sqlite` and `$name::postgres`.
+/// Runs `$test(backend)` on both backends, as `$test::sqlite` and `$test::postgres`.
 #[macro_export]
 macro_rules! both {
-    ($name:ident, $test:ident) => {
-        mod $name {
+    ($test:ident) => {
+        mod $test {
             #[tokio::test]
             async fn sqlite() {
                 super::$test($crate::common::Backend::Sqlite).await
