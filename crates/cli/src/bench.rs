@@ -214,3 +214,45 @@ pub fn peak_rss_mb() -> Option<f64> {
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
+
+/// CPU time spent so far by each live thread of this process, by thread id: its name and
+/// nanoseconds on a core, from /proc (Linux only; empty elsewhere).
+pub fn thread_cpu() -> std::collections::HashMap<u64, (String, u64)> {
+    let mut threads = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let read = |file: &str| std::fs::read_to_string(task.path().join(file)).ok();
+        let (Some(name), Some(schedstat)) = (read("comm"), read("schedstat")) else {
+            continue;
+        };
+        if let Some(on_cpu) = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+        {
+            threads.insert(tid, (name.trim().to_string(), on_cpu));
+        }
+    }
+    threads
+}
+
+/// The CPU time each kind of thread (by name) spent between two [`thread_cpu`] readings, in
+/// nanoseconds, most first.
+pub fn cpu_between(
+    before: &std::collections::HashMap<u64, (String, u64)>,
+    after: &std::collections::HashMap<u64, (String, u64)>,
+) -> Vec<(String, u64)> {
+    let mut by_name = std::collections::BTreeMap::<String, u64>::new();
+    for (tid, (name, on_cpu)) in after {
+        let earlier = before.get(tid).map_or(0, |(_, ns)| *ns);
+        *by_name.entry(name.clone()).or_default() += on_cpu.saturating_sub(earlier);
+    }
+    let mut spent: Vec<(String, u64)> = by_name.into_iter().filter(|(_, ns)| *ns > 0).collect();
+    spent.sort_by_key(|(_, ns)| std::cmp::Reverse(*ns));
+    spent
+}

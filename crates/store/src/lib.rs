@@ -7,6 +7,7 @@ pub mod import;
 mod paging;
 mod postgres;
 pub mod reference;
+mod rows;
 mod sqlite;
 pub mod traces;
 

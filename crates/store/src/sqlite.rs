@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod audit_writer;
+mod checkpointer;
 mod firearms;
 mod hits;
 mod import;
@@ -46,6 +47,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The reads every request makes (its token or session), on the calling thread.
     point_reads: Arc<point_reads::PointReads>,
+    /// Copies the journal back into the file, so that no writer has to.
+    _checkpointer: Arc<checkpointer::Checkpointer>,
 }
 
 /// The file a `--db` value names (`sqlite://path`, `sqlite:path` or a plain path).
@@ -136,6 +139,7 @@ impl SqliteStore {
             readers,
             audit_writer: Arc::new(audit_writer::AuditWriter::start(&path)?),
             point_reads: Arc::new(point_reads::PointReads::new(path.clone())),
+            _checkpointer: Arc::new(checkpointer::Checkpointer::start(&path)?),
             path,
         })
     }

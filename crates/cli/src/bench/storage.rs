@@ -259,9 +259,11 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
             },
         });
         load(&client, &target, &token, requests / 10, concurrency, seed).await?;
+        let cpu_before = super::thread_cpu();
         let started = Instant::now();
         let mut latencies = load(&client, &target, &token, requests, concurrency, seed + 1).await?;
         let elapsed = started.elapsed();
+        let cpu = super::cpu_between(&cpu_before, &super::thread_cpu());
         latencies.sort_unstable();
         let at =
             |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
@@ -276,6 +278,21 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
             at(0.50),
             at(0.99)
         );
+        // The load generator shares the process (and its tokio threads) with the service.
+        let per_request = |ns: u64| ns as f64 / 1000.0 / requests as f64;
+        if !cpu.is_empty() {
+            let total: u64 = cpu.iter().map(|(_, ns)| ns).sum();
+            let threads: Vec<String> = cpu
+                .iter()
+                .map(|(name, ns)| format!("{name} {:.1}", per_request(*ns)))
+                .collect();
+            println!(
+                "  CPU per request, load generator included: {:.1} µs ({}); cores busy {:.0} %",
+                per_request(total),
+                threads.join(", "),
+                total as f64 / 1e9 / elapsed.as_secs_f64() / cores() as f64 * 100.0
+            );
+        }
         rates.push(rate);
         for (stop, server) in servers {
             let _ = stop.send(());
@@ -361,4 +378,9 @@ pub fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
     Ok(tempfile::Builder::new()
         .prefix("armstrace-bench")
         .tempdir()?)
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -10,6 +10,7 @@ use sqlx::{PgConnection, Row};
 
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
+pub(super) use crate::rows::optional_country;
 use crate::{
     ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User, UserChange,
 };
@@ -664,9 +665,4 @@ fn org_state(text: &str) -> StoreResult<OrgState> {
 
 fn permissions(text: &str) -> StoreResult<Permissions> {
     Permissions::parse(text).map_err(StoreError::Corrupt)
-}
-
-pub(super) fn optional_country(text: Option<&str>) -> StoreResult<Option<CountryCode>> {
-    text.map(|c| CountryCode::parse(c).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
 }

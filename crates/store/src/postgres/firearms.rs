@@ -2,32 +2,22 @@
 //! that every write to a record appends to, for the other nodes of a cluster to follow.
 
 use armstrace_core::history::{ChangeKind, FieldChange, HistoryEntry, diff};
-use armstrace_core::{
-    Actor, Canonical, CountryCode, Firearm, FirearmFields, FirearmId, FirearmType, RecordId,
-    RecordStatus, SerialNumber,
-};
-use chrono::{DateTime, NaiveDate, Utc};
+use armstrace_core::{Actor, Canonical, Firearm, FirearmFields, FirearmId};
+use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
-use super::access::{conflict_on_duplicate, optional_country};
+use super::access::conflict_on_duplicate;
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
 use crate::paging::paged;
+use crate::rows::ALL_COLUMNS;
+pub(super) use crate::rows::FIELD_COLUMNS;
+pub(super) use crate::rows::firearm as firearm_from_row;
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
 /// The content columns, in the order [`push_fields`] binds them.
-pub(super) const FIELD_COLUMNS: &str = "recording_country, record_id, serial_number, make, model, \
-     calibre, firearm_type, country_of_manufacture, status, event_date, year_of_manufacture, \
-     import_marks, additional_serials, serial_obliterated, case_reference, notes, make_ref, \
-     model_ref, calibre_ref";
-
-const ALL_COLUMNS: &str = "id, recording_country, record_id, serial_number, make, model, \
-     calibre, firearm_type, country_of_manufacture, status, event_date, year_of_manufacture, \
-     import_marks, additional_serials, serial_obliterated, case_reference, notes, make_ref, \
-     model_ref, calibre_ref, created_at, updated_at, deleted_at, version";
-
 /// Who created a record, when and how, in the order [`push_provenance`] binds them.
 pub(super) const PROVENANCE_COLUMNS: &str =
     "created_at, created_by, created_channel, updated_at, version";
@@ -80,56 +70,6 @@ pub(super) fn serial_list(serials: &[String]) -> String {
         return "[]".to_string();
     }
     serde_json::to_string(serials).expect("strings serialise")
-}
-
-/// Reads a stored record back; stored values were validated on the way in.
-pub(super) fn firearm_from_row(row: &PgRow) -> StoreResult<Firearm> {
-    let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("{what} '{value}'"));
-    let text = |name: &str| -> StoreResult<String> { Ok(row.try_get::<String, _>(name)?) };
-    let firearm_type = text("firearm_type")?;
-    let status = text("status")?;
-    let country = text("recording_country")?;
-    let additional: String = text("additional_serials")?;
-    let year: Option<i64> = row.try_get("year_of_manufacture")?;
-    Ok(Firearm {
-        id: row.try_get("id")?,
-        fields: FirearmFields {
-            record_id: RecordId::parse(&text("record_id")?)
-                .map_err(|e| StoreError::Corrupt(e.message))?,
-            recording_country: CountryCode::parse(&country)
-                .map_err(|_| corrupt("recording_country", &country))?,
-            serial_number: SerialNumber::parse(&text("serial_number")?)
-                .map_err(|e| StoreError::Corrupt(e.message))?,
-            make: text("make")?,
-            model: row.try_get("model")?,
-            calibre: row.try_get("calibre")?,
-            firearm_type: FirearmType::parse(&firearm_type)
-                .ok_or_else(|| corrupt("firearm_type", &firearm_type))?,
-            country_of_manufacture: optional_country(row.try_get("country_of_manufacture")?)?,
-            status: RecordStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-            event_date: row.try_get::<NaiveDate, _>("event_date")?,
-            year_of_manufacture: year
-                .map(|y| {
-                    i32::try_from(y).map_err(|_| corrupt("year_of_manufacture", &y.to_string()))
-                })
-                .transpose()?,
-            import_marks: row.try_get("import_marks")?,
-            additional_serials: serde_json::from_str(&additional)
-                .map_err(|_| corrupt("additional_serials", &additional))?,
-            serial_obliterated: row.try_get("serial_obliterated")?,
-            case_reference: row.try_get("case_reference")?,
-            notes: row.try_get("notes")?,
-            canonical: Canonical {
-                make: row.try_get("make_ref")?,
-                model: row.try_get("model_ref")?,
-                calibre: row.try_get("calibre_ref")?,
-            },
-        },
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        deleted_at: row.try_get("deleted_at")?,
-        version: row.try_get("version")?,
-    })
 }
 
 /// One history row waiting to be written.

@@ -9,6 +9,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
+pub(super) use crate::rows::optional_country;
 use crate::{
     ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User, UserChange,
 };
@@ -610,9 +611,4 @@ fn org_state(text: &str) -> StoreResult<OrgState> {
 
 pub(super) fn permissions(text: &str) -> StoreResult<Permissions> {
     Permissions::parse(text).map_err(StoreError::Corrupt)
-}
-
-pub(super) fn optional_country(text: Option<&str>) -> StoreResult<Option<CountryCode>> {
-    text.map(|c| CountryCode::parse(c).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
 }

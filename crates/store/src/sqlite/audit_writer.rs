@@ -48,10 +48,10 @@ impl AuditWriter {
     /// Opens a connection to `path` and starts the thread.
     pub(super) fn start(path: &Path) -> StoreResult<Self> {
         let conn = super::plain_connection(path, false).map_err(backend)?;
-        // As the other connections: fewer, larger checkpoints.
+        // The checkpointer copies the journal back, never this thread (see checkpointer.rs).
         for (pragma, value) in [
             ("synchronous", "NORMAL"),
-            ("wal_autocheckpoint", "10000"),
+            ("wal_autocheckpoint", "0"),
             ("cache_size", "-65536"),
         ] {
             conn.pragma_update(None, pragma, value).map_err(backend)?;
@@ -120,19 +120,6 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Every content column as one JSON object, in the shape of [`Firearm`].
-const FIREARM_JSON: &str = "SELECT json_object('id', id, 'record_id', record_id, \
-     'recording_country', recording_country, 'serial_number', serial_number, 'make', make, \
-     'model', model, 'calibre', calibre, 'firearm_type', firearm_type, \
-     'country_of_manufacture', country_of_manufacture, 'status', status, \
-     'event_date', event_date, 'year_of_manufacture', year_of_manufacture, \
-     'import_marks', import_marks, 'additional_serials', json(additional_serials), \
-     'serial_obliterated', json(CASE WHEN serial_obliterated THEN 'true' ELSE 'false' END), \
-     'case_reference', case_reference, 'notes', notes, 'canonical', json_object('make', \
-     make_ref, 'model', model_ref, 'calibre', calibre_ref), 'created_at', created_at, \
-     'updated_at', updated_at, 'deleted_at', deleted_at, 'version', version) \
-     FROM firearms WHERE id = ?1";
-
 fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Hits>> {
     // IMMEDIATE: the write lock is taken before the chain's end is read, so no other writer
     // (the service's own, or another process) appends in between.
@@ -160,7 +147,10 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
              on_behalf_of, action, target, detail, prev_hash, hash) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        let mut read = tx.prepare_cached(FIREARM_JSON)?;
+        let mut read = tx.prepare_cached(&format!(
+            "SELECT {} FROM firearms WHERE id = ?1",
+            crate::rows::ALL_COLUMNS
+        ))?;
         for job in jobs {
             for event in &job.events {
                 id += 1;
@@ -184,25 +174,21 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
             }
             let mut found = Vec::with_capacity(job.reads.len());
             for hit in &job.reads {
-                let json: Option<String> = read
-                    .query_row([hit], |row| row.get(0))
+                let record = read
+                    .query_row([hit], |row| Ok(crate::rows::firearm(row)))
                     .map(Some)
                     .or_else(|error| match error {
                         rusqlite::Error::QueryReturnedNoRows => Ok(None),
                         other => Err(other),
                     })?;
-                if let Some(json) = json {
-                    found.push(json);
+                if let Some(record) = record {
+                    found.push(record.map_err(|e| format!("stored record unreadable: {e}")));
                 }
             }
             let made = make_hits(&tx, &job.hits, at)?;
             hits.push(
                 found
-                    .iter()
-                    .map(|json| {
-                        serde_json::from_str::<Firearm>(json)
-                            .map_err(|e| format!("stored record unreadable: {e}"))
-                    })
+                    .into_iter()
                     .collect::<Result<Vec<Firearm>, String>>()
                     .map(|records| RecordedCheck {
                         records,
