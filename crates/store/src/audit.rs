@@ -147,12 +147,30 @@ fn as_raw_json<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok,
     }
 }
 
-impl AuditEntry {
-    /// Makes the entry that follows `prev_hash` at position `id`, with its hash.
-    pub fn chain(id: i64, at: DateTime<Utc>, event: &AuditEvent, prev_hash: &str) -> Self {
-        let mut entry = AuditEntry {
-            id,
-            at: at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+/// A moment as the trail writes (and hashes) it.
+pub fn trail_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// An event in the columns it is stored in, waiting for its place in the chain. The audit
+/// writer of checks takes these ready-made, so that the text is written on the request's
+/// thread and not in the one thread every check waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unchained {
+    user_id: Option<i64>,
+    username: String,
+    org_id: Option<i64>,
+    organisation: String,
+    country: Option<String>,
+    on_behalf_of: Option<String>,
+    action: String,
+    target: Option<String>,
+    detail: String,
+}
+
+impl From<&AuditEvent> for Unchained {
+    fn from(event: &AuditEvent) -> Self {
+        Unchained {
             user_id: event.who.user_id,
             username: event.who.username.clone(),
             org_id: event.who.org_id,
@@ -162,11 +180,37 @@ impl AuditEntry {
             action: event.action.clone(),
             target: event.target.clone(),
             detail: event.detail.to_string(),
+        }
+    }
+}
+
+impl Unchained {
+    /// The entry at position `id`, made at `at` (as [`trail_time`] writes it), after `prev_hash`.
+    pub fn chain(self, id: i64, at: &str, prev_hash: &str) -> AuditEntry {
+        let mut entry = AuditEntry {
+            id,
+            at: at.to_string(),
+            user_id: self.user_id,
+            username: self.username,
+            org_id: self.org_id,
+            organisation: self.organisation,
+            country: self.country,
+            on_behalf_of: self.on_behalf_of,
+            action: self.action,
+            target: self.target,
+            detail: self.detail,
             prev_hash: prev_hash.to_string(),
             hash: String::new(),
         };
         entry.hash = entry.computed_hash();
         entry
+    }
+}
+
+impl AuditEntry {
+    /// Makes the entry that follows `prev_hash` at position `id`, with its hash.
+    pub fn chain(id: i64, at: DateTime<Utc>, event: &AuditEvent, prev_hash: &str) -> Self {
+        Unchained::from(event).chain(id, &trail_time(at), prev_hash)
     }
 
     /// The hash the entry's columns give: SHA-256 over every column but `hash`, each written

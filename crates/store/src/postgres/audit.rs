@@ -105,7 +105,7 @@ fn entry_from_row(row: &PgRow) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
         id: row.try_get("id")?,
         // Written back exactly as it was hashed (microseconds, `Z`).
-        at: at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        at: crate::audit::trail_time(at),
         user_id: row.try_get("user_id")?,
         username: row.try_get("username")?,
         org_id: row.try_get("org_id")?,
@@ -288,10 +288,11 @@ async fn record_all(
         // Most checks find nothing to read: they cost no round trip here.
         let mut records = Vec::with_capacity(reads.len());
         if !reads.is_empty() {
-            let rows = sqlx::query(
-                "SELECT f.* FROM unnest($1::bigint[]) WITH ORDINALITY AS asked (id, n) \
-                 JOIN firearms f ON f.id = asked.id ORDER BY asked.n",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM unnest($1::bigint[]) WITH ORDINALITY AS asked (asked_id, n) \
+                 JOIN firearms ON id = asked.asked_id ORDER BY asked.n",
+                crate::rows::ALL_COLUMNS
+            ))
             .bind(&reads)
             .fetch_all(&mut *tx)
             .await?;

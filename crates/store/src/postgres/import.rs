@@ -237,12 +237,13 @@ async fn existing_records(
 ) -> StoreResult<Vec<Firearm>> {
     let countries: Vec<&str> = rows.iter().map(|(_, f)| key_of(f).0).collect();
     let record_ids: Vec<&str> = rows.iter().map(|(_, f)| key_of(f).1).collect();
-    let found = sqlx::query(
-        "SELECT * FROM firearms \
+    let found = sqlx::query(&format!(
+        "SELECT {} FROM firearms \
          WHERE (recording_country, record_id) IN \
                (SELECT * FROM unnest($1::text[], $2::text[])) \
          ORDER BY id FOR NO KEY UPDATE",
-    )
+        crate::rows::ALL_COLUMNS
+    ))
     .bind(countries)
     .bind(record_ids)
     .fetch_all(&mut *conn)

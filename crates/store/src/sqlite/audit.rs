@@ -131,7 +131,7 @@ pub(super) async fn entries(
             query.push(" AND action = ").push_bind(action.clone());
         }
     }
-    let stamp = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let stamp = |t: &DateTime<Utc>| crate::audit::trail_time(*t);
     if let Some(from) = &filter.from {
         query.push(" AND at >= ").push_bind(stamp(from));
     }

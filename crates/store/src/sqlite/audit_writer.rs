@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use armstrace_core::{Firearm, FirearmId};
 
-use crate::audit::{AuditEntry, AuditEvent, GENESIS};
+use crate::audit::{AuditEvent, GENESIS, Unchained, trail_time};
 use crate::hits::{
     INSERT_NOTIFICATION, NewHit, QUEUE_EMAIL, QUEUE_WEBHOOKS, RECIPIENTS, RECORD_FACTS,
     RecordedCheck, hit_summary, merge_roles, stamp,
@@ -33,7 +33,7 @@ const MAX_GROUP: usize = 8192;
 type Hits = Result<RecordedCheck, String>;
 
 struct Job {
-    events: Vec<AuditEvent>,
+    events: Vec<Unchained>,
     reads: Vec<FirearmId>,
     hits: Vec<NewHit>,
     done: oneshot::Sender<Hits>,
@@ -51,7 +51,7 @@ impl AuditWriter {
         // The checkpointer copies the journal back, never this thread (see checkpointer.rs).
         for (pragma, value) in [
             ("synchronous", "NORMAL"),
-            ("wal_autocheckpoint", "0"),
+            ("wal_autocheckpoint", "16384"),
             ("cache_size", "-65536"),
         ] {
             conn.pragma_update(None, pragma, value).map_err(backend)?;
@@ -77,7 +77,8 @@ impl AuditWriter {
         let stopped = || StoreError::Backend("the audit writer has stopped".into());
         self.jobs
             .send(Job {
-                events,
+                // Written out here, on the request's thread.
+                events: events.iter().map(Unchained::from).collect(),
                 reads,
                 hits,
                 done,
@@ -103,7 +104,7 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
             entries += more.events.len();
             jobs.push(more);
         }
-        match commit_group(&mut conn, &jobs) {
+        match commit_group(&mut conn, &mut jobs) {
             Ok(hits) => {
                 for (job, hits) in jobs.into_iter().zip(hits) {
                     let _ = job.done.send(hits);
@@ -120,7 +121,7 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Hits>> {
+fn commit_group(conn: &mut rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::Result<Vec<Hits>> {
     // IMMEDIATE: the write lock is taken before the chain's end is read, so no other writer
     // (the service's own, or another process) appends in between.
     let appends = jobs.iter().any(|job| !job.events.is_empty());
@@ -140,6 +141,7 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
         (0, GENESIS.to_string())
     };
     let at = Utc::now();
+    let at_text = trail_time(at);
     let mut hits = Vec::with_capacity(jobs.len());
     {
         let mut insert = tx.prepare_cached(
@@ -151,10 +153,10 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &[Job]) -> rusqlite::Resu
             "SELECT {} FROM firearms WHERE id = ?1",
             crate::rows::ALL_COLUMNS
         ))?;
-        for job in jobs {
-            for event in &job.events {
+        for job in jobs.iter_mut() {
+            for event in std::mem::take(&mut job.events) {
                 id += 1;
-                let entry = AuditEntry::chain(id, at, event, &prev);
+                let entry = event.chain(id, &at_text, &prev);
                 insert.execute(rusqlite::params![
                     entry.id,
                     entry.at,

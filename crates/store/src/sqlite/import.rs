@@ -138,9 +138,10 @@ async fn existing_records(
 ) -> StoreResult<HashMap<Key, armstrace_core::Firearm>> {
     let mut found = HashMap::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT * FROM firearms WHERE (recording_country, record_id) IN (",
-        );
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM firearms WHERE (recording_country, record_id) IN (",
+            crate::rows::ALL_COLUMNS
+        ));
         query.push_values(chunk, |mut values, (_, fields)| {
             values
                 .push_bind(fields.recording_country.as_str())
