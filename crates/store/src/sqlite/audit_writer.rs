@@ -48,7 +48,8 @@ impl AuditWriter {
     /// Opens a connection to `path` and starts the thread.
     pub(super) fn start(path: &Path) -> StoreResult<Self> {
         let conn = super::plain_connection(path, false).map_err(backend)?;
-        // The checkpointer copies the journal back, never this thread (see checkpointer.rs).
+        // The checkpointer copies the journal back; this thread checkpoints only past 64 MB,
+        // so that the journal starts again from its beginning (see checkpointer.rs).
         for (pragma, value) in [
             ("synchronous", "NORMAL"),
             ("wal_autocheckpoint", "16384"),
