@@ -485,12 +485,14 @@ async fn a_token_acts_within_its_users_permissions_until_it_expires_or_is_revoke
         store.actor_for_token("hash-one", expires).await.unwrap(),
         None
     );
-    assert!(
+    assert_eq!(
         store
             .actor_for_token("hash-two", now + Duration::days(3650))
             .await
             .unwrap()
-            .is_some()
+            .map(|a| (a.user_id, a.permissions)),
+        Some((user.id, forever.permissions)),
+        "a token without an expiry still works in ten years"
     );
 
     // A user who loses a permission loses it on their tokens too; a disabled user's are refused.
@@ -803,7 +805,10 @@ async fn a_session_names_its_actor_until_it_ends_expires_or_the_password_changes
         .update_user(&by, "admin", &disable(false))
         .await
         .unwrap();
-    assert!(store.actor_for_session("two", now).await.unwrap().is_some());
+    assert_eq!(
+        store.actor_for_session("two", now).await.unwrap(),
+        Some((admin.clone(), "csrf-two".to_string()))
+    );
 
     // A new password ends every open session.
     let password = UserChange {
