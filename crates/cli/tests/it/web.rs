@@ -548,12 +548,14 @@ async fn an_officer_signs_in_and_checks_with_the_keyboard_alone() {
 async fn a_form_posted_without_the_session_s_token_is_refused() {
     let installation = Installation::new();
     let ncb_fr = installation.add_org("NCB France", "ncb", Some("FR"));
-    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,record,admin", PASSWORD);
+    // Every permission the forms need: a refusal can only be the missing token's.
+    installation.add_user_with_password(&ncb_fr, "ncb-fr", "check,record,trace,admin", PASSWORD);
     let server = TestServer::start(&installation);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let expired = "The form had expired";
     // A sign-in form posted from elsewhere (without the pairing the page gives) is refused.
     let forged = client
         .post(server.url("/sign-in"))
@@ -602,6 +604,11 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
                 .await
                 .unwrap();
             assert_eq!(answer.status(), 403, "{path} took a form without the token");
+            let page = answer.text().await.unwrap();
+            assert!(
+                page.contains(expired),
+                "{path} refused for another reason: {page}"
+            );
         }
     }
     // An upload is refused before its file is read: with a wrong token, and with the file
@@ -635,6 +642,11 @@ async fn a_form_posted_without_the_session_s_token_is_refused() {
             .await
             .unwrap();
         assert_eq!(answer.status(), 403, "an upload without the token");
+        let page = answer.text().await.unwrap();
+        assert!(
+            page.contains(expired),
+            "upload refused for another reason: {page}"
+        );
     }
     // Nothing was done: the user does not exist, the session still works.
     let (status, _) = server.get("/api/v1/users/intruder/tokens").await;
