@@ -21,16 +21,41 @@ pub struct DbArgs {
 
 /// Opens an initialised installation, or says how to create one.
 pub async fn open_installed(db: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_installed_with(db, None).await
+}
+
+/// [`open_installed`], sending long reads to the PostgreSQL streaming replica `replica` names.
+pub async fn open_installed_with(
+    db: &str,
+    replica: Option<&str>,
+) -> anyhow::Result<Arc<dyn Store>> {
     let shown = armstrace_store::redacted(db);
-    if !armstrace_store::exists(db)
-        .await
-        .with_context(|| format!("reaching the database '{shown}'"))?
+    let missing =
+        || format!("no database at '{shown}'; create one with `armstrace init --db {shown}`");
+    // A SQLite file is looked for first; opening a PostgreSQL database says whether the
+    // schema is there.
+    if !armstrace_store::is_postgres(db)
+        && !armstrace_store::exists(db)
+            .await
+            .with_context(|| format!("reaching the database '{shown}'"))?
     {
-        bail!("no database at '{shown}'; create one with `armstrace init --db {shown}`");
+        bail!(missing());
     }
-    let store = armstrace_store::open(db, false)
-        .await
-        .with_context(|| format!("opening the database '{shown}'"))?;
+    let store = match replica {
+        None => match armstrace_store::open(db, false).await {
+            // Only PostgreSQL answers so: the database is there, the schema is not.
+            Err(armstrace_store::StoreError::NotFound(_)) => bail!(missing()),
+            opened => opened.with_context(|| format!("opening the database '{shown}'"))?,
+        },
+        Some(replica) => armstrace_store::open_with_read_replica(db, replica)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the database '{shown}' with the read replica '{}'",
+                    armstrace_store::redacted(replica)
+                )
+            })?,
+    };
     if !store.is_initialised().await? {
         bail!(
             "'{shown}' is not an initialised Armstrace database; create one with `armstrace init`"

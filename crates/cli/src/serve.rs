@@ -15,7 +15,7 @@ use armstrace_server::traces::{Clock, TracePolicy, start_reminders};
 use tokio::net::TcpListener;
 
 use crate::demo;
-use crate::operator::{DbArgs, open_installed};
+use crate::operator::{DbArgs, open_installed_with};
 
 /// Options of `armstrace serve`.
 #[derive(Debug, clap::Args)]
@@ -107,24 +107,19 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let db = args.db.db;
+    let replica = args.db_read_replica.as_deref();
     let store = if args.demo {
-        demo::prepare(&db, args.demo_records).await?
-    } else {
-        open_installed(&db).await?
-    };
-    let store = match &args.db_read_replica {
-        None => store,
-        Some(replica) => {
-            drop(store);
-            armstrace_store::open_with_read_replica(&db, replica)
-                .await
-                .with_context(|| {
-                    format!(
-                        "opening the read replica '{}'",
-                        armstrace_store::redacted(replica)
-                    )
-                })?
+        let store = demo::prepare(&db, args.demo_records).await?;
+        match replica {
+            None => store,
+            // The demo world is written first; then the store is opened again with its replica.
+            Some(_) => {
+                drop(store);
+                open_installed_with(&db, replica).await?
+            }
         }
+    } else {
+        open_installed_with(&db, replica).await?
     };
     let reference = ReferenceTable::load(store.as_ref())
         .await

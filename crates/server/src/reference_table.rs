@@ -151,6 +151,10 @@ impl ReferenceTable {
         index: &CheckIndex,
         seen: usize,
     ) -> Result<usize, StoreError> {
+        // Most rounds find nothing new: count before reading the whole list.
+        if store.reference_change_count().await? == seen {
+            return Ok(seen);
+        }
         // Read under the lock, so that a change this process makes meanwhile is not undone by
         // installing an older list.
         let _turn = self.changing.lock().await;

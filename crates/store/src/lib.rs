@@ -335,6 +335,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored change of the reference table, oldest first.
     async fn reference_changes(&self) -> StoreResult<Vec<reference::ReferenceChange>>;
+    /// How many changes of the reference table are stored: what a node polls to learn whether
+    /// another process changed the table, without reading the changes.
+    async fn reference_change_count(&self) -> StoreResult<usize>;
     /// Stores `entry` as version `base_version + 1` of its entry, with `event` in the audit
     /// trail; refuses (conflict) when the entry has moved past `base_version` meanwhile.
     async fn change_reference(

@@ -77,15 +77,21 @@ pub async fn drop_database(server: &str, name: &str) -> StoreResult<()> {
 }
 
 /// Whether the database `url` names holds Armstrace's schema.
+/// Whether the database holds a schema `armstrace init` made.
+const HAS_SCHEMA: &str = "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')";
+
+/// How each of a node's pools (the database's, the replica's) connects.
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(30))
+}
+
 pub(crate) async fn has_schema(url: &str) -> StoreResult<bool> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    let found: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')",
-    )
-    .fetch_one(&mut conn)
-    .await?;
+    let found: bool = sqlx::query_scalar(HAS_SCHEMA).fetch_one(&mut conn).await?;
     conn.close().await?;
     Ok(found)
 }
@@ -95,18 +101,9 @@ impl PgStore {
     /// exist (`createdb`); with `create`, an empty one is fine, without it the schema must be
     /// there already (`armstrace init` made it).
     pub async fn open(url: &str, create: bool) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await?;
+        let pool = pool_options().connect(url).await?;
         if !create {
-            let installed: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')",
-            )
-            .fetch_one(&pool)
-            .await?;
+            let installed: bool = sqlx::query_scalar(HAS_SCHEMA).fetch_one(&pool).await?;
             if !installed {
                 return Err(crate::StoreError::NotFound(
                     "an Armstrace schema in this database (run `armstrace init` first)".into(),
@@ -123,11 +120,7 @@ impl PgStore {
 
     /// The same store, sending long reads that may lag to the streaming replica `url` names.
     pub async fn with_read_replica(mut self, url: &str) -> StoreResult<Self> {
-        self.reader = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await?;
+        self.reader = pool_options().connect(url).await?;
         Ok(self)
     }
 
@@ -324,6 +317,13 @@ impl Store for PgStore {
 
     async fn reference_changes(&self) -> StoreResult<Vec<crate::reference::ReferenceChange>> {
         reference::changes(&self.pool).await
+    }
+
+    async fn reference_change_count(&self) -> StoreResult<usize> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reference_changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count as usize)
     }
 
     async fn change_reference(

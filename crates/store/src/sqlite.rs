@@ -350,6 +350,13 @@ impl Store for SqliteStore {
         reference::changes(&self.readers).await
     }
 
+    async fn reference_change_count(&self) -> StoreResult<usize> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reference_changes")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(count as usize)
+    }
+
     async fn change_reference(
         &self,
         event: AuditEvent,

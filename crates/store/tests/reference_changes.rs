@@ -21,6 +21,7 @@ async fn each_change_is_the_next_version_and_a_stale_one_is_refused(backend: Bac
     let in_force = table_in_force(store.as_ref()).await.unwrap();
     assert_eq!(in_force.version(Kind::Make, "glock"), 1);
     assert_eq!(in_force.version(Kind::Make, "acme"), 0);
+    assert_eq!(store.reference_change_count().await.unwrap(), 0);
 
     glock.aliases.push("Glokk Wien".into());
     let first = store
@@ -28,6 +29,7 @@ async fn each_change_is_the_next_version_and_a_stale_one_is_refused(backend: Bac
         .await
         .unwrap();
     assert_eq!(first.version, 2);
+    assert_eq!(store.reference_change_count().await.unwrap(), 1);
     glock.aliases.push("Glokk Graz".into());
     let stale = store
         .change_reference(event("glock"), &Entry::Make(glock.clone()), 1)
@@ -47,6 +49,9 @@ async fn each_change_is_the_next_version_and_a_stale_one_is_refused(backend: Bac
         .await
         .unwrap();
 
+    // The refused change was not stored.
+    assert_eq!(store.reference_change_count().await.unwrap(), 2);
+    assert_eq!(store.reference_changes().await.unwrap().len(), 2);
     let in_force = table_in_force(store.as_ref()).await.unwrap();
     assert_eq!(in_force.version(Kind::Make, "glock"), 3);
     assert_eq!(in_force.history(Kind::Make, "glock").len(), 2);

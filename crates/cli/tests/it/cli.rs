@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use crate::support::{Installation, TestServer, armstrace, on_postgres};
+use crate::support::{Installation, NoInstallation, TestServer, armstrace, on_postgres};
 
 #[test]
 fn init_prints_the_administrator_token_as_its_last_line() {
@@ -250,4 +250,34 @@ async fn the_demo_loads_a_world_and_prints_tokens_that_work() {
     assert_eq!(signed_in.status(), 200);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn a_command_on_a_database_without_an_installation_says_how_to_make_one() {
+    let none = NoInstallation::new();
+    for args in [
+        vec!["audit", "verify"],
+        vec!["serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let output = armstrace()
+            .args(&args)
+            .args(["--db", &none.url])
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{args:?} ran without an installation"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no database at") && stderr.contains("armstrace init --db"),
+            "{args:?}: {stderr}"
+        );
+    }
+    if !on_postgres() {
+        assert!(
+            !std::path::Path::new(&none.url).exists(),
+            "nothing was created in passing"
+        );
+    }
 }

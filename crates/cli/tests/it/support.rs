@@ -69,6 +69,45 @@ fn fresh_pg_database() -> (String, String, String) {
     (url, admin, name)
 }
 
+/// A database that holds no installation, dropped at the end: on SQLite a file that does not
+/// exist, on PostgreSQL a database without a schema.
+pub struct NoInstallation {
+    /// What `--db` would be given.
+    pub url: String,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl NoInstallation {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        if on_postgres() {
+            let (url, server, name) = fresh_pg_database();
+            NoInstallation {
+                url,
+                _dir: dir,
+                pg: Some((server, name)),
+            }
+        } else {
+            NoInstallation {
+                url: dir.path().join("none.db").to_str().unwrap().to_string(),
+                _dir: dir,
+                pg: None,
+            }
+        }
+    }
+}
+
+impl Drop for NoInstallation {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg.take() {
+            blocking(async move {
+                let _ = armstrace_store::drop_database(&server, &name).await;
+            });
+        }
+    }
+}
+
 /// A frozen copy of a PostgreSQL installation's database, dropped at the end: a stand-in for
 /// a read replica that never catches up, so that a test can tell which reads went to it.
 pub struct PgCopy {
