@@ -99,6 +99,16 @@ pub struct ServeArgs {
     /// (another node of a cluster, an import from the command line).
     #[arg(long, env = "ARMSTRACE_FOLLOW_MS", default_value_t = 250)]
     follow_ms: u64,
+    /// How many of the change feed's newest positions are kept. Older ones are forgotten, so
+    /// that the feed does not grow with every import; a node cut off from the database for
+    /// longer than it takes the others to write this many changes stops and asks to be
+    /// restarted (its index is then built again).
+    #[arg(long, env = "ARMSTRACE_FEED_KEEP", default_value_t = 1_000_000,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    feed_keep: u64,
+    /// Milliseconds between two prunings of the change feed.
+    #[arg(long, hide = true, default_value_t = 60_000)]
+    feed_prune_ms: u64,
     /// For tests only: read the time from this file (an RFC 3339 instant), so that deadlines
     /// pass without waiting. The system clock while the file is missing.
     #[arg(long, hide = true)]
@@ -154,11 +164,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         per_address: NonZeroU32::new(args.rate_per_address),
     };
     let index = std::sync::Arc::new(index);
-    armstrace_server::checking::follow_changes(
+    let following = armstrace_server::checking::follow_changes(
         store.clone(),
         index.clone(),
         feed_head,
         Duration::from_millis(args.follow_ms.max(10)),
+    );
+    armstrace_server::checking::prune_changes(
+        store.clone(),
+        following.position.clone(),
+        args.feed_keep,
+        Duration::from_millis(args.feed_prune_ms.max(10)),
     );
     reference.follow(
         store.clone(),
@@ -202,9 +218,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }),
         },
     );
-    armstrace_server::serve(listener, state, shutdown_signal())
+    // A node whose index may lack changes stops serving checks from it.
+    let behind = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let stopped_behind = behind.clone();
+    let mut lost = following.behind;
+    let stop = async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            Ok(error) = &mut lost => {
+                eprintln!("stopping: {error}");
+                *stopped_behind.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+            }
+        }
+    };
+    armstrace_server::serve(listener, state, stop)
         .await
         .context("serving")?;
+    if let Some(error) = behind.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(error.into());
+    }
     println!("stopped");
     Ok(())
 }

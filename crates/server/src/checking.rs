@@ -65,23 +65,98 @@ pub fn index_record(index: &CheckIndex, firearm: &Firearm) {
     }
 }
 
+/// Why a node stopped following the change feed.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The store could not be read; the next round tries again.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Changes this node had not read yet were forgotten: its index may lack them for good.
+    #[error(
+        "this node had read the change feed up to position {position}, but positions up to \
+         {pruned_through} have been forgotten since, so its check index may lack changes: \
+         restart it to build the index again (nodes that may be cut off longer need a larger \
+         --feed-keep)"
+    )]
+    Behind {
+        /// Where this node stood.
+        position: i64,
+        /// Up to where the feed was forgotten.
+        pruned_through: i64,
+    },
+}
+
+/// A node following the change feed.
+pub struct Following {
+    /// The position this node has read up to.
+    pub position: Arc<std::sync::atomic::AtomicI64>,
+    /// Answers once, if the node finds that changes it had not read were forgotten: it must
+    /// then stop serving checks from an index that may lack them.
+    pub behind: tokio::sync::oneshot::Receiver<FollowError>,
+}
+
 /// Follows the store's change feed from position `from`, every `every`, so that `index` learns
 /// of records other processes write: another node of a cluster, an import from the command
 /// line. Applying a change this process made itself again is harmless: it reads the record as
 /// it stands.
 pub fn follow_changes(
-    store: std::sync::Arc<dyn Store>,
-    index: std::sync::Arc<CheckIndex>,
+    store: Arc<dyn Store>,
+    index: Arc<CheckIndex>,
     from: i64,
+    every: std::time::Duration,
+) -> Following {
+    use std::sync::atomic::Ordering;
+    let position = Arc::new(std::sync::atomic::AtomicI64::new(from));
+    let (tell, behind) = tokio::sync::oneshot::channel();
+    let read = position.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match catch_up(store.as_ref(), &index, read.load(Ordering::Relaxed)).await {
+                Ok(next) => read.store(next, Ordering::Relaxed),
+                Err(FollowError::Store(error)) => {
+                    tracing::warn!(%error, "following the change feed failed; retrying")
+                }
+                Err(lost) => {
+                    tracing::error!(error = %lost, "stopped following the change feed");
+                    let _ = tell.send(lost);
+                    return;
+                }
+            }
+        }
+    });
+    Following { position, behind }
+}
+
+/// Forgets, every `every`, the change feed's positions more than `keep` behind its newest,
+/// but never one this node (`read`, from [`follow_changes`]) has not read yet. Every node of
+/// a cluster does the same; a node further behind than `keep` learns it and stops.
+pub fn prune_changes(
+    store: Arc<dyn Store>,
+    read: Arc<std::sync::atomic::AtomicI64>,
+    keep: u64,
     every: std::time::Duration,
 ) {
     tokio::spawn(async move {
-        let mut position = from;
         loop {
             tokio::time::sleep(every).await;
-            match catch_up(store.as_ref(), &index, position).await {
-                Ok(next) => position = next,
-                Err(error) => tracing::warn!(%error, "following the change feed failed; retrying"),
+            let head = match store.feed_head().await {
+                Ok(head) => head,
+                Err(error) => {
+                    tracing::warn!(%error, "reading the change feed's head failed");
+                    continue;
+                }
+            };
+            let through = head
+                .saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX))
+                .min(read.load(std::sync::atomic::Ordering::Relaxed));
+            if through <= 0 {
+                continue;
+            }
+            match store.prune_feed(through).await {
+                Ok(0) => {}
+                Ok(forgotten) => tracing::info!(forgotten, through, "pruned the change feed"),
+                Err(error) => tracing::warn!(%error, "pruning the change feed failed"),
             }
         }
     });
@@ -92,9 +167,17 @@ pub async fn catch_up(
     store: &dyn Store,
     index: &CheckIndex,
     mut position: i64,
-) -> Result<i64, StoreError> {
+) -> Result<i64, FollowError> {
     loop {
         let changes = store.changes_after(position, 5000).await?;
+        // Read after the changes: a pruning that removed some of them shows here.
+        let pruned_through = store.feed_pruned_through().await?;
+        if pruned_through > position {
+            return Err(FollowError::Behind {
+                position,
+                pruned_through,
+            });
+        }
         let Some(&(last, _)) = changes.last() else {
             return Ok(position);
         };

@@ -2,6 +2,7 @@
 //! backend with its migrations, and the streaming bulk import that feeds a store from a file.
 
 pub mod audit;
+mod feed;
 pub mod hits;
 pub mod import;
 mod paging;
@@ -506,6 +507,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The feed's newest position (0 when nothing was ever written).
     async fn feed_head(&self) -> StoreResult<i64>;
+
+    /// Forgets the feed's positions up to `through` (a few thousand per transaction, so that
+    /// no writer waits long) and remembers that it did; returns the positions forgotten. A
+    /// follower behind [`Store::feed_pruned_through`] has missed changes for good.
+    async fn prune_feed(&self, through: i64) -> StoreResult<u64>;
+
+    /// The position up to which the feed was forgotten (0 when it never was).
+    async fn feed_pruned_through(&self) -> StoreResult<i64>;
 
     /// Creates a record; audited.
     async fn create_firearm(

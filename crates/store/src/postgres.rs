@@ -77,6 +77,9 @@ pub async fn drop_database(server: &str, name: &str) -> StoreResult<()> {
 }
 
 /// Whether the database `url` names holds Armstrace's schema.
+/// Held while the change feed is pruned (see `prune_feed`): "ARMSPRUN".
+const PRUNE_LOCK: i64 = 0x4152_4d53_5052_554e;
+
 /// Whether the database holds a schema `armstrace init` made.
 const HAS_SCHEMA: &str = "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
      WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations')";
@@ -549,12 +552,55 @@ impl Store for PgStore {
     // From where the index's first read comes, so that the feed replays from no later than
     // what that read saw.
     async fn feed_head(&self) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM firearm_changes")
-                .fetch_one(&self.reader)
+        let newest = sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM firearm_changes")
+            .fetch_one(&self.reader)
+            .await?
+            .unwrap_or(0);
+        // A feed pruned to its end still stands where it stood.
+        Ok(newest.max(self.feed_pruned_through().await?))
+    }
+
+    async fn prune_feed(&self, through: i64) -> StoreResult<u64> {
+        let mut forgotten = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            // One pruner at a time: the horizon is read and moved under this lock.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PRUNE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let done = crate::feed::pruned_through(
+                sqlx::query_scalar(crate::feed::PRUNED_THROUGH)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+            )?;
+            if done >= through {
+                return Ok(forgotten);
+            }
+            let next = through.min(done + crate::feed::PRUNE_STEP);
+            forgotten += sqlx::query("DELETE FROM firearm_changes WHERE seq <= $1")
+                .bind(next)
+                .execute(&mut *tx)
                 .await?
-                .unwrap_or(0),
-        )
+                .rows_affected();
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(crate::feed::PRUNED_KEY)
+            .bind(next.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+    }
+
+    async fn feed_pruned_through(&self) -> StoreResult<i64> {
+        Ok(crate::feed::pruned_through(
+            sqlx::query_scalar(crate::feed::PRUNED_THROUGH)
+                .fetch_optional(&self.pool)
+                .await?,
+        )?)
     }
 
     async fn create_firearm(

@@ -1,11 +1,12 @@
 //! Reading a record from a row, whichever driver read it: the async drivers' SQLite and
 //! PostgreSQL rows and the plain SQLite connection's (the audit writer reads the records a
 //! check found). Each driver says how to get a column of a kind; what makes a [`Firearm`] of
-//! the columns is written once.
+//! the columns is written once. With it, the other column values both backends read and
+//! write alike.
 
 use armstrace_core::{
-    Canonical, CountryCode, Firearm, FirearmFields, FirearmType, RecordId, RecordStatus,
-    SerialNumber,
+    Canonical, CountryCode, Firearm, FirearmFields, FirearmType, OrgKind, OrgState, Permissions,
+    RecordId, RecordStatus, SerialNumber,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
@@ -130,6 +131,37 @@ pub(crate) fn firearm(row: &impl Columns) -> StoreResult<Firearm> {
         deleted_at: row.time(at::DELETED_AT)?,
         version: row.int(at::VERSION)?.ok_or_else(|| missing(at::VERSION))?,
     })
+}
+
+/// An organisation's kind as stored.
+pub(crate) fn org_kind(text: &str) -> StoreResult<OrgKind> {
+    OrgKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation kind '{text}'")))
+}
+
+/// An organisation's state as stored.
+pub(crate) fn org_state(text: &str) -> StoreResult<OrgState> {
+    OrgState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation state '{text}'")))
+}
+
+/// Permissions as stored (`check,record`).
+pub(crate) fn permissions(text: &str) -> StoreResult<Permissions> {
+    Permissions::parse(text).map_err(StoreError::Corrupt)
+}
+
+/// A record's additional serials as they are written: a JSON list.
+pub(crate) fn serial_list(serials: &[String]) -> String {
+    if serials.is_empty() {
+        return "[]".to_string();
+    }
+    serde_json::to_string(serials).expect("strings serialise")
+}
+
+/// Why a second record with the same key is refused.
+pub(crate) fn duplicate_record(fields: &FirearmFields) -> String {
+    format!(
+        "{} already has a record with record_id '{}'",
+        fields.recording_country, fields.record_id
+    )
 }
 
 /// A country column that may be empty.

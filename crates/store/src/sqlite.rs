@@ -578,12 +578,50 @@ impl Store for SqliteStore {
     }
 
     async fn feed_head(&self) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM firearm_changes")
-                .fetch_one(&self.readers)
+        let newest = sqlx::query_scalar::<_, Option<i64>>("SELECT max(seq) FROM firearm_changes")
+            .fetch_one(&self.readers)
+            .await?
+            .unwrap_or(0);
+        // A feed pruned to its end still stands where it stood.
+        Ok(newest.max(self.feed_pruned_through().await?))
+    }
+
+    async fn prune_feed(&self, through: i64) -> StoreResult<u64> {
+        let mut forgotten = 0;
+        loop {
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            let done = crate::feed::pruned_through(
+                sqlx::query_scalar(crate::feed::PRUNED_THROUGH)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+            )?;
+            if done >= through {
+                return Ok(forgotten);
+            }
+            let next = through.min(done + crate::feed::PRUNE_STEP);
+            forgotten += sqlx::query("DELETE FROM firearm_changes WHERE seq <= ?")
+                .bind(next)
+                .execute(&mut *tx)
                 .await?
-                .unwrap_or(0),
-        )
+                .rows_affected();
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES (?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(crate::feed::PRUNED_KEY)
+            .bind(next.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+    }
+
+    async fn feed_pruned_through(&self) -> StoreResult<i64> {
+        Ok(crate::feed::pruned_through(
+            sqlx::query_scalar(crate::feed::PRUNED_THROUGH)
+                .fetch_optional(&self.readers)
+                .await?,
+        )?)
     }
 
     async fn create_firearm(

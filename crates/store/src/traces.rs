@@ -47,6 +47,32 @@ pub(crate) struct TraceRow {
 }
 
 /// Stored data that does not read back as a request.
+/// A move the request's status does not allow.
+pub(crate) fn conflict(message: impl Into<String>) -> StoreError {
+    StoreError::Conflict {
+        code: "trace_status",
+        message: message.into(),
+    }
+}
+
+/// What a notification about a trace request carries.
+pub(crate) fn payload(
+    trace: &Trace,
+    event: &str,
+    by: &crate::audit::AuditWho,
+    text: Option<&str>,
+    at: DateTime<Utc>,
+) -> Value {
+    serde_json::json!({
+        "event": event,
+        "trace_id": trace.id,
+        "trace": trace_summary(trace),
+        "text": text,
+        "by": { "username": by.username, "organisation": by.organisation },
+        "at": at,
+    })
+}
+
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("trace {what} '{value}'"))
 }

@@ -879,3 +879,50 @@ async fn an_import_row_whose_record_another_node_creates_meanwhile_updates_it() 
         10
     );
 }
+
+both!(a_pruned_feed_forgets_old_positions_and_says_how_far);
+
+async fn a_pruned_feed_forgets_old_positions_and_says_how_far(backend: Backend) {
+    let (_db, store, admin) = store_with_admin(backend).await;
+    assert_eq!(store.feed_pruned_through().await.unwrap(), 0);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let fields = bare_record("FR", &format!("P-{n}"), &format!("SP{n}00"));
+        ids.push(
+            store
+                .create_firearm(&admin, &fields, Channel::Api)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let fed = store.changes_after(0, 100).await.unwrap();
+    assert_eq!(fed.iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
+    let head = store.feed_head().await.unwrap();
+
+    // Forget all but the last two.
+    let through = fed[2].0;
+    assert_eq!(store.prune_feed(through).await.unwrap(), 3);
+    assert_eq!(store.feed_pruned_through().await.unwrap(), through);
+    assert_eq!(store.changes_after(0, 100).await.unwrap(), fed[3..]);
+    assert_eq!(store.feed_head().await.unwrap(), head);
+    // Asking again, or for less, changes nothing: the horizon never moves back.
+    assert_eq!(store.prune_feed(through).await.unwrap(), 0);
+    assert_eq!(store.prune_feed(fed[0].0).await.unwrap(), 0);
+    assert_eq!(store.feed_pruned_through().await.unwrap(), through);
+
+    // Forgotten to its end, the feed still stands where it stood, and goes on from there.
+    assert_eq!(store.prune_feed(head).await.unwrap(), 2);
+    assert_eq!(store.changes_after(0, 100).await.unwrap(), []);
+    assert_eq!(store.feed_head().await.unwrap(), head);
+    let later = store
+        .create_firearm(&admin, &bare_record("FR", "P-9", "SP900"), Channel::Api)
+        .await
+        .unwrap();
+    let after = store.changes_after(head, 100).await.unwrap();
+    assert_eq!(
+        after.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        [later.id]
+    );
+    assert!(after[0].0 > head);
+}

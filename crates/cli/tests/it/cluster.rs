@@ -503,3 +503,48 @@ async fn a_reference_change_made_through_one_node_reaches_the_other() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_node_behind_the_forgotten_part_of_the_feed_stops_and_a_restart_catches_up() {
+    let w = world();
+    // Node A keeps one position of the feed and prunes often; node B looks at the feed
+    // rarely, so that A forgets changes B has not read.
+    let a = TestServer::start_with(
+        &w.installation,
+        &[
+            "--feed-keep",
+            "1",
+            "--feed-prune-ms",
+            "50",
+            "--follow-ms",
+            "20",
+        ],
+    );
+    let mut b = TestServer::start_watched(&w.installation, &["--follow-ms", "3000"]);
+    for i in 0..3 {
+        let (status, _) = a
+            .as_user(
+                &w.ncb_fr,
+                Method::POST,
+                "/api/v1/firearms",
+                Some(record("FR", &format!("FR-PRUNE-{i}"), &serial(700 + i))),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (succeeded, stderr) = b
+        .exit_within(Duration::from_secs(60))
+        .expect("node B went on serving checks from an index that lacks changes");
+    assert!(!succeeded, "{stderr}");
+    assert!(
+        stderr.contains("forgotten") && stderr.contains("restart it"),
+        "{stderr}"
+    );
+    // Node A, which prunes, never forgets what it has not read itself; a restarted node B
+    // builds its index again and finds every record.
+    let b = TestServer::start(&w.installation);
+    for i in 0..3 {
+        assert!(found_within(&a, &w.berlin, &serial(700 + i), Duration::from_secs(30)).await);
+        assert!(found_within(&b, &w.berlin, &serial(700 + i), Duration::from_secs(5)).await);
+    }
+}

@@ -346,6 +346,39 @@ impl TestServer {
         Self::attach(child, installation.token.clone())
     }
 
+    /// Starts `serve` with extra options, keeping what it writes to stderr for
+    /// [`TestServer::exit_within`].
+    pub fn start_watched(installation: &Installation, options: &[&str]) -> Self {
+        let child = armstrace()
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&installation.db)
+            .args(options)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Self::attach(child, installation.token.clone())
+    }
+
+    /// Waits up to `most` for the server to stop by itself: whether it succeeded, and its
+    /// stderr (when started with [`TestServer::start_watched`]). None if it is still running.
+    pub fn exit_within(&mut self, most: std::time::Duration) -> Option<(bool, String)> {
+        let until = std::time::Instant::now() + most;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = self.child.stderr.take() {
+                    std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+                }
+                return Some((status.success(), stderr));
+            }
+            if std::time::Instant::now() > until {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Waits for a started `serve` to print its address.
     pub fn attach(mut child: Child, token: String) -> Self {
         let stdout = child.stdout.take().unwrap();

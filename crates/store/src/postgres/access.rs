@@ -10,7 +10,8 @@ use sqlx::{PgConnection, Row};
 
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
-pub(super) use crate::rows::optional_country;
+pub(super) use crate::rows::{optional_country, permissions};
+use crate::rows::{org_kind, org_state};
 use crate::{
     ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User, UserChange,
 };
@@ -653,16 +654,4 @@ fn actor_from_row(row: &PgRow) -> StoreResult<Actor> {
         org_state: org_state(row.try_get("state")?)?,
         permissions: permissions(row.try_get("user_permissions")?)?,
     })
-}
-
-fn org_kind(text: &str) -> StoreResult<OrgKind> {
-    OrgKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation kind '{text}'")))
-}
-
-fn org_state(text: &str) -> StoreResult<OrgState> {
-    OrgState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation state '{text}'")))
-}
-
-fn permissions(text: &str) -> StoreResult<Permissions> {
-    Permissions::parse(text).map_err(StoreError::Corrupt)
 }

@@ -12,9 +12,10 @@ use super::access::conflict_on_duplicate;
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
 use crate::paging::paged;
-use crate::rows::ALL_COLUMNS;
 pub(super) use crate::rows::FIELD_COLUMNS;
 pub(super) use crate::rows::firearm as firearm_from_row;
+pub(super) use crate::rows::serial_list;
+use crate::rows::{ALL_COLUMNS, duplicate_record};
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
 /// The content columns, in the order [`push_fields`] binds them.
@@ -62,14 +63,6 @@ pub(super) fn push_fields<'a, Sep: std::fmt::Display>(
         .push_bind(fields.canonical.make.as_deref())
         .push_bind(fields.canonical.model.as_deref())
         .push_bind(fields.canonical.calibre.as_deref());
-}
-
-/// The stored form of a record's additional serials: the same JSON text SQLite keeps.
-pub(super) fn serial_list(serials: &[String]) -> String {
-    if serials.is_empty() {
-        return "[]".to_string();
-    }
-    serde_json::to_string(serials).expect("strings serialise")
 }
 
 /// One history row waiting to be written.
@@ -140,13 +133,6 @@ pub(super) async fn feed_changes(conn: &mut PgConnection, ids: &[FirearmId]) -> 
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-fn duplicate_record(fields: &FirearmFields) -> String {
-    format!(
-        "{} already has a record with record_id '{}'",
-        fields.recording_country, fields.record_id
-    )
 }
 
 pub(super) async fn create(

@@ -15,7 +15,7 @@ use super::hits::{About, notify};
 use crate::audit::{AuditEvent, AuditWho};
 use crate::traces::{
     Attachment, Direction, FROM_TRACES, NewAttachment, NewTrace, TRACE_COLUMNS, Trace, TraceChange,
-    TraceEvent, TraceFilter, TraceRow, TraceScope, corrupt, trace_summary,
+    TraceEvent, TraceFilter, TraceRow, TraceScope, conflict, corrupt, payload,
 };
 use crate::{StoreError, StoreResult};
 
@@ -296,23 +296,6 @@ async fn parties(
     Ok(orgs)
 }
 
-fn payload(
-    trace: &Trace,
-    event: &str,
-    by: &AuditWho,
-    text: Option<&str>,
-    at: DateTime<Utc>,
-) -> Value {
-    json!({
-        "event": event,
-        "trace_id": trace.id,
-        "trace": trace_summary(trace),
-        "text": text,
-        "by": { "username": by.username, "organisation": by.organisation },
-        "at": at,
-    })
-}
-
 /// Tells `orgs` of `event` on `trace`.
 async fn tell(
     conn: &mut PgConnection,
@@ -371,13 +354,6 @@ pub(super) async fn create(
     let trace = trace_in(&mut tx, id).await?.expect("just written");
     tx.commit().await?;
     Ok(trace)
-}
-
-fn conflict(message: impl Into<String>) -> StoreError {
-    StoreError::Conflict {
-        code: "trace_status",
-        message: message.into(),
-    }
 }
 
 /// What a change made: the request as it now stands, and the linked request a forward started.

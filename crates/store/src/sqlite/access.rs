@@ -9,7 +9,8 @@ use sqlx::{Row, SqliteConnection};
 
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
-pub(super) use crate::rows::optional_country;
+pub(super) use crate::rows::{optional_country, permissions};
+use crate::rows::{org_kind, org_state};
 use crate::{
     ApiToken, Credentials, Organisation, StoreError, StoreResult, TokenRef, User, UserChange,
 };
@@ -599,16 +600,4 @@ pub(super) fn actor_from_parts(
         org_state: org_state(state)?,
         permissions: permissions(user_permissions)?,
     })
-}
-
-fn org_kind(text: &str) -> StoreResult<OrgKind> {
-    OrgKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation kind '{text}'")))
-}
-
-fn org_state(text: &str) -> StoreResult<OrgState> {
-    OrgState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("organisation state '{text}'")))
-}
-
-pub(super) fn permissions(text: &str) -> StoreResult<Permissions> {
-    Permissions::parse(text).map_err(StoreError::Corrupt)
 }

@@ -13,9 +13,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use super::access::conflict_on_duplicate;
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
-use crate::rows::ALL_COLUMNS;
 pub(super) use crate::rows::FIELD_COLUMNS;
 pub(super) use crate::rows::firearm as firearm_from_row;
+pub(super) use crate::rows::serial_list;
+use crate::rows::{ALL_COLUMNS, duplicate_record};
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
 /// The content columns, in the order [`push_fields`] binds them.
@@ -65,13 +66,6 @@ pub(super) fn push_fields<'a, Sep: std::fmt::Display>(
         .push_bind(fields.canonical.calibre.as_deref());
 }
 
-fn serial_list(serials: &[String]) -> String {
-    if serials.is_empty() {
-        return "[]".to_string();
-    }
-    serde_json::to_string(serials).expect("strings serialise")
-}
-
 /// One history row waiting to be written.
 pub(super) struct PendingHistory {
     pub firearm_id: FirearmId,
@@ -109,13 +103,6 @@ pub(super) async fn write_history(
         insert.build().execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-fn duplicate_record(fields: &FirearmFields) -> String {
-    format!(
-        "{} already has a record with record_id '{}'",
-        fields.recording_country, fields.record_id
-    )
 }
 
 pub(super) async fn create(
