@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use crate::hits::read_events;
 use crate::receivers::{Answer, Receiver};
-use crate::support::{HEADER, Installation, TestServer, armstrace, on_postgres, record};
-
-const SECRET: &str = "a-webhook-secret-of-some-length";
+use crate::support::{
+    HEADER, Installation, TestServer, WEBHOOK_SECRET as SECRET, armstrace, on_postgres, record,
+};
 
 /// The French NCB (records, receives hits) and a Berlin police agency (checks).
 struct World {
@@ -179,18 +179,6 @@ async fn a_hit_made_on_one_node_reaches_a_live_stream_on_the_other() {
     assert_eq!(pushed[0].1["event"], "hit.created");
 }
 
-async fn register(server: &TestServer, token: &str, url: &str) {
-    let (status, hook) = server
-        .as_user(
-            token,
-            Method::POST,
-            "/api/v1/webhooks",
-            Some(json!({ "url": url, "secret": SECRET })),
-        )
-        .await;
-    assert_eq!(status, 201, "{hook}");
-}
-
 #[tokio::test]
 async fn each_delivery_is_sent_once_across_the_nodes_and_survives_a_killed_node() {
     let w = world();
@@ -208,7 +196,7 @@ async fn each_delivery_is_sent_once_across_the_nodes_and_survives_a_killed_node(
         SECRET,
         Vec::new(),
     );
-    register(&a, &w.ncb_fr, &receiver.url()).await;
+    a.register_webhook(&w.ncb_fr, &receiver.url()).await;
 
     // Both nodes' senders race for the same outbox: every delivery arrives exactly once.
     for i in 0..20 {
@@ -249,7 +237,7 @@ async fn each_delivery_is_sent_once_across_the_nodes_and_survives_a_killed_node(
         SECRET,
         vec![Answer::Slow(Duration::from_secs(5)); 10],
     );
-    register(&a, &w.ncb_fr, &slow.url()).await;
+    a.register_webhook(&w.ncb_fr, &slow.url()).await;
     for i in 0..10 {
         let (status, _) = a
             .as_user(
@@ -282,18 +270,7 @@ async fn the_audit_chain_stays_one_chain_under_writes_from_both_nodes() {
     let w = world();
     let a = TestServer::start(&w.installation);
     let b = TestServer::start(&w.installation);
-    let count = |stdout: &[u8]| -> u64 {
-        String::from_utf8_lossy(stdout)
-            .lines()
-            .last()
-            .and_then(|l| l.strip_prefix("audit chain intact: "))
-            .and_then(|l| l.strip_suffix(" entries"))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let before = w.installation.run(&["audit", "verify"]);
-    assert!(before.status.success(), "{before:?}");
+    let before = w.installation.audit_entries();
     let checks = (0..60).map(|i| {
         let node = if i % 2 == 0 { &a } else { &b };
         let token = w.berlin.clone();
@@ -322,9 +299,7 @@ async fn the_audit_chain_stays_one_chain_under_writes_from_both_nodes() {
     );
     // Each check and each change is answered only once its entry is committed: all 80 are
     // there, each once, in one intact chain.
-    let after = w.installation.run(&["audit", "verify"]);
-    assert!(after.status.success(), "{after:?}");
-    assert_eq!(count(&after.stdout), count(&before.stdout) + 80);
+    assert_eq!(w.installation.audit_entries(), before + 80);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::receivers::{Answer, Receiver, SmtpSink};
-use crate::support::{Installation, TestServer, record};
+use crate::support::{Installation, TestServer, WEBHOOK_SECRET as SECRET, record};
 
 /// An installation with the French NCB (which records), a Berlin police agency (which
 /// checks), the German NCB and the Italian NCB (neither party to French hits).
@@ -337,21 +337,6 @@ async fn the_live_stream_pushes_each_notification_and_replays_what_was_missed() 
     assert_eq!(replayed[0].1["hit_id"], missed);
 }
 
-async fn register(server: &TestServer, token: &str, url: &str, secret: &str) -> i64 {
-    let (status, hook) = server
-        .as_user(
-            token,
-            Method::POST,
-            "/api/v1/webhooks",
-            Some(json!({ "url": url, "secret": secret })),
-        )
-        .await;
-    assert_eq!(status, 201, "{hook}");
-    hook["id"].as_i64().unwrap()
-}
-
-const SECRET: &str = "a-webhook-secret-of-some-length";
-
 #[tokio::test]
 async fn webhooks_are_signed_and_retried_through_failures_and_timeouts_until_taken() {
     let w = world();
@@ -375,7 +360,7 @@ async fn webhooks_are_signed_and_retried_through_failures_and_timeouts_until_tak
             Answer::Slow(Duration::from_millis(1500)),
         ],
     );
-    let hook = register(&server, &w.ncb_fr, &receiver.url(), SECRET).await;
+    let hook = server.register_webhook(&w.ncb_fr, &receiver.url()).await;
     // Refused: plain HTTP to another machine, and a short secret.
     let (status, _) = server
         .as_user(
@@ -495,8 +480,8 @@ async fn deliveries_pending_when_the_server_is_killed_arrive_after_restart() {
         "--allow-loopback-webhooks",
     ];
     let server = TestServer::start_with(&w.installation, &options);
-    register(&server, &w.ncb_fr, &url, SECRET).await;
-    register(&server, &w.berlin, &url, SECRET).await;
+    server.register_webhook(&w.ncb_fr, &url).await;
+    server.register_webhook(&w.berlin, &url).await;
     let mut list = String::from("serial_number\n");
     for i in 0..10 {
         add_french_record(&server, &w.ncb_fr, &format!("FR-KILL-{i}"), &serial(i)).await;

@@ -483,6 +483,42 @@ impl Drop for TestServer {
     }
 }
 
+/// The secret the tests' webhooks are registered with.
+pub const WEBHOOK_SECRET: &str = "a-webhook-secret-of-some-length";
+
+impl TestServer {
+    /// Registers a webhook to `url` (signed with [`WEBHOOK_SECRET`]) as the user of `token`;
+    /// returns its id.
+    pub async fn register_webhook(&self, token: &str, url: &str) -> i64 {
+        let (status, hook) = self
+            .as_user(
+                token,
+                reqwest::Method::POST,
+                "/api/v1/webhooks",
+                Some(json!({ "url": url, "secret": WEBHOOK_SECRET })),
+            )
+            .await;
+        assert_eq!(status, 201, "{hook}");
+        hook["id"].as_i64().unwrap()
+    }
+}
+
+impl Installation {
+    /// Runs `audit verify`, which must find the chain intact; returns how many entries it has.
+    pub fn audit_entries(&self) -> u64 {
+        let output = self.run(&["audit", "verify"]);
+        assert!(output.status.success(), "{output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("audit chain intact: "))
+            .and_then(|l| l.strip_suffix(" entries"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count of entries: {stdout}"))
+    }
+}
+
 /// A valid record of `country` with reference `record_id`.
 pub fn record(country: &str, record_id: &str, serial: &str) -> Value {
     json!({
