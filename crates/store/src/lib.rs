@@ -57,6 +57,12 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Backend(error.to_string())
+    }
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -508,8 +514,8 @@ pub trait Store: Send + Sync + 'static {
     /// The feed's newest position (0 when nothing was ever written).
     async fn feed_head(&self) -> StoreResult<i64>;
 
-    /// Forgets the feed's positions up to `through` (a few thousand per transaction, so that
-    /// no writer waits long) and remembers that it did; returns the positions forgotten. A
+    /// Forgets the feed's positions up to `through` (ten thousand per transaction, so that no
+    /// writer waits long) and remembers that it did; returns the positions forgotten. A
     /// follower behind [`Store::feed_pruned_through`] has missed changes for good.
     async fn prune_feed(&self, through: i64) -> StoreResult<u64>;
 

@@ -76,7 +76,6 @@ pub async fn drop_database(server: &str, name: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Whether the database `url` names holds Armstrace's schema.
 /// Held while the change feed is pruned (see `prune_feed`): "ARMSPRUN".
 const PRUNE_LOCK: i64 = 0x4152_4d53_5052_554e;
 
@@ -91,6 +90,7 @@ fn pool_options() -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(30))
 }
 
+/// Whether the database `url` names holds Armstrace's schema.
 pub(crate) async fn has_schema(url: &str) -> StoreResult<bool> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await?;

@@ -13,18 +13,34 @@ use sqlx::Row;
 
 use crate::{StoreError, StoreResult};
 
-/// A record's content columns, in the order both backends write them.
-pub(crate) const FIELD_COLUMNS: &str = "recording_country, record_id, serial_number, make, \
-     model, calibre, firearm_type, country_of_manufacture, status, event_date, \
-     year_of_manufacture, import_marks, additional_serials, serial_obliterated, \
-     case_reference, notes, make_ref, model_ref, calibre_ref";
+/// A record's content columns, in the order both backends write them (a macro, so that
+/// queries can be put together at compile time).
+macro_rules! field_columns {
+    () => {
+        "recording_country, record_id, serial_number, make, model, calibre, firearm_type, \
+         country_of_manufacture, status, event_date, year_of_manufacture, import_marks, \
+         additional_serials, serial_obliterated, case_reference, notes, make_ref, model_ref, \
+         calibre_ref"
+    };
+}
 
-/// Every column [`firearm`] reads.
-pub(crate) const ALL_COLUMNS: &str = "id, recording_country, record_id, serial_number, make, \
-     model, calibre, firearm_type, country_of_manufacture, status, event_date, \
-     year_of_manufacture, import_marks, additional_serials, serial_obliterated, \
-     case_reference, notes, make_ref, model_ref, calibre_ref, created_at, updated_at, \
-     deleted_at, version";
+/// Every column [`firearm`] reads: the id, the content, the provenance.
+macro_rules! all_columns {
+    () => {
+        concat!(
+            "id, ",
+            $crate::rows::field_columns!(),
+            ", created_at, updated_at, deleted_at, version"
+        )
+    };
+}
+pub(crate) use {all_columns, field_columns};
+
+/// [`field_columns!`] as a constant.
+pub(crate) const FIELD_COLUMNS: &str = field_columns!();
+
+/// [`all_columns!`] as a constant.
+pub(crate) const ALL_COLUMNS: &str = all_columns!();
 
 /// A row whose columns are read by position (as [`ALL_COLUMNS`] lists them): a lookup by
 /// name compares the name with every column's, which cost the audit writer a fifth of its
@@ -198,20 +214,23 @@ sqlx_columns!(sqlx::postgres::PgRow);
 
 impl Columns for rusqlite::Row<'_> {
     fn text(&self, at: usize) -> StoreResult<Option<String>> {
-        self.get(at).map_err(plain)
+        self.get(at).map_err(StoreError::from)
     }
     fn int(&self, at: usize) -> StoreResult<Option<i64>> {
-        self.get(at).map_err(plain)
+        self.get(at).map_err(StoreError::from)
     }
     fn flag(&self, at: usize) -> StoreResult<bool> {
-        self.get(at).map_err(plain)
+        self.get(at).map_err(StoreError::from)
     }
     fn date(&self, at: usize) -> StoreResult<NaiveDate> {
-        let text: String = self.get(at).map_err(plain)?;
+        let text: String = self.get(at).map_err(StoreError::from)?;
         NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| corrupt(column_name(at), &text))
     }
     fn time(&self, at: usize) -> StoreResult<Option<DateTime<Utc>>> {
-        let Some(text) = self.get::<_, Option<String>>(at).map_err(plain)? else {
+        let Some(text) = self
+            .get::<_, Option<String>>(at)
+            .map_err(StoreError::from)?
+        else {
             return Ok(None);
         };
         sqlite_time(&text)
@@ -222,10 +241,6 @@ impl Columns for rusqlite::Row<'_> {
 
 fn column_name(at: usize) -> &'static str {
     ALL_COLUMNS.split(',').nth(at).unwrap_or("?").trim()
-}
-
-fn plain(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
 }
 
 /// A moment as SQLite keeps it: RFC 3339 (what [`crate::hits::stamp`] writes), or with a

@@ -290,7 +290,7 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
                 "  CPU per request, load generator included: {:.1} µs ({}); cores busy {:.0} %",
                 per_request(total),
                 threads.join(", "),
-                total as f64 / 1e9 / elapsed.as_secs_f64() / cores() as f64 * 100.0
+                total as f64 / 1e9 / elapsed.as_secs_f64() / super::cores() as f64 * 100.0
             );
         }
         rates.push(rate);
@@ -378,9 +378,4 @@ pub fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
     Ok(tempfile::Builder::new()
         .prefix("armstrace-bench")
         .tempdir()?)
-}
-
-/// The cores this process may use.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -335,26 +335,22 @@ impl TestServer {
 
     /// Starts `serve` with extra options.
     pub fn start_with(installation: &Installation, options: &[&str]) -> Self {
-        let child = armstrace()
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(&installation.db)
-            .args(options)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self::attach(child, installation.token.clone())
+        Self::spawn(installation, options, Stdio::null())
     }
 
     /// Starts `serve` with extra options, keeping what it writes to stderr for
     /// [`TestServer::exit_within`].
     pub fn start_watched(installation: &Installation, options: &[&str]) -> Self {
+        Self::spawn(installation, options, Stdio::piped())
+    }
+
+    fn spawn(installation: &Installation, options: &[&str], stderr: Stdio) -> Self {
         let child = armstrace()
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(&installation.db)
             .args(options)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         Self::attach(child, installation.token.clone())

@@ -18,7 +18,6 @@ pub(super) use crate::rows::serial_list;
 use crate::rows::{ALL_COLUMNS, duplicate_record};
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
-/// The content columns, in the order [`push_fields`] binds them.
 /// Who created a record, when and how, in the order [`push_provenance`] binds them.
 pub(super) const PROVENANCE_COLUMNS: &str =
     "created_at, created_by, created_channel, updated_at, version";

@@ -47,7 +47,7 @@ pub(super) struct AuditWriter {
 impl AuditWriter {
     /// Opens a connection to `path` and starts the thread.
     pub(super) fn start(path: &Path) -> StoreResult<Self> {
-        let conn = super::plain_connection(path, false).map_err(backend)?;
+        let conn = super::plain_connection(path, false)?;
         // The checkpointer copies the journal back; this thread checkpoints only past 64 MB,
         // so that the journal starts again from its beginning (see checkpointer.rs).
         for (pragma, value) in [
@@ -55,7 +55,7 @@ impl AuditWriter {
             ("wal_autocheckpoint", "16384"),
             ("cache_size", "-65536"),
         ] {
-            conn.pragma_update(None, pragma, value).map_err(backend)?;
+            conn.pragma_update(None, pragma, value)?;
         }
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -90,10 +90,6 @@ impl AuditWriter {
             .map_err(|_| stopped())?
             .map_err(StoreError::Backend)
     }
-}
-
-fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
 }
 
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
@@ -150,9 +146,10 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::
              on_behalf_of, action, target, detail, prev_hash, hash) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        let mut read = tx.prepare_cached(&format!(
-            "SELECT {} FROM firearms WHERE id = ?1",
-            crate::rows::ALL_COLUMNS
+        let mut read = tx.prepare_cached(concat!(
+            "SELECT ",
+            crate::rows::all_columns!(),
+            " FROM firearms WHERE id = ?1"
         ))?;
         for job in jobs.iter_mut() {
             for event in std::mem::take(&mut job.events) {

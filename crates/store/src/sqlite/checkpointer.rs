@@ -28,8 +28,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Opens a connection to `path` and starts the thread.
     pub(super) fn start(path: &Path) -> StoreResult<Self> {
-        let conn =
-            super::plain_connection(path, false).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let conn = super::plain_connection(path, false)?;
         let (running, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("checkpointer".into())

@@ -13,13 +13,13 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use super::access::conflict_on_duplicate;
 use super::audit::append;
 use crate::audit::{AuditEvent, AuditWho};
+use crate::paging::one_at_a_time;
 pub(super) use crate::rows::FIELD_COLUMNS;
 pub(super) use crate::rows::firearm as firearm_from_row;
 pub(super) use crate::rows::serial_list;
 use crate::rows::{ALL_COLUMNS, duplicate_record};
 use crate::{Channel, FirearmFilter, SerialEntry, StoreError, StoreResult};
 
-/// The content columns, in the order [`push_fields`] binds them.
 /// Who created a record, when and how, in the order [`push_provenance`] binds them.
 pub(super) const PROVENANCE_COLUMNS: &str =
     "created_at, created_by, created_channel, updated_at, version";
@@ -352,7 +352,6 @@ pub(super) async fn history(pool: &SqlitePool, id: FirearmId) -> StoreResult<Vec
         .collect()
 }
 
-use crate::paging::one_at_a_time;
 pub(super) use crate::paging::paged;
 
 /// Every record matching `filter`, by id.
@@ -437,7 +436,7 @@ pub(super) fn live_serials(path: PathBuf) -> BoxStream<'static, StoreResult<Seri
         .name("read-serials".into())
         .spawn(move || {
             if let Err(error) = read(&pages) {
-                let _ = pages.blocking_send(Err(StoreError::Backend(error.to_string())));
+                let _ = pages.blocking_send(Err(error.into()));
             }
         });
     if let Err(error) = spawned {

@@ -23,8 +23,30 @@ pub(super) struct PointReads {
     idle: Mutex<Vec<rusqlite::Connection>>,
 }
 
-const ACTOR_COLUMNS: &str =
-    "u.id, u.username, u.permissions, o.id, o.name, o.kind, o.country, o.state";
+/// The actor's columns (as [`ActorRow::read`] reads them), then one more text column and an
+/// expiry, for the credential `?1` names.
+macro_rules! actor_by {
+    ($extra:literal, $from:literal) => {
+        concat!(
+            "SELECT u.id, u.username, u.permissions, o.id, o.name, o.kind, o.country, o.state, ",
+            $extra,
+            " FROM ",
+            $from,
+            " JOIN users u ON u.id = c.user_id JOIN organisations o ON o.id = u.org_id \
+             WHERE u.disabled_at IS NULL AND "
+        )
+    };
+}
+
+const BY_TOKEN: &str = concat!(
+    actor_by!("c.permissions, c.expires_at", "api_tokens c"),
+    "c.token_hash = ?1 AND c.revoked_at IS NULL"
+);
+
+const BY_SESSION: &str = concat!(
+    actor_by!("c.csrf_token, c.expires_at", "sessions c"),
+    "c.session_hash = ?1 AND c.ended_at IS NULL"
+);
 
 impl PointReads {
     pub(super) fn new(path: PathBuf) -> Self {
@@ -42,14 +64,13 @@ impl PointReads {
         let conn = match lent {
             Some(conn) => conn,
             None => {
-                let conn = super::plain_connection(&self.path, true).map_err(backend)?;
+                let conn = super::plain_connection(&self.path, true)?;
                 // Only a WAL recovery makes a reader wait; it should not hold a request long.
-                conn.busy_timeout(std::time::Duration::from_secs(2))
-                    .map_err(backend)?;
+                conn.busy_timeout(std::time::Duration::from_secs(2))?;
                 conn
             }
         };
-        let result = read(&conn).map_err(backend);
+        let result = read(&conn).map_err(StoreError::from);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < KEPT {
             idle.push(conn);
@@ -57,25 +78,22 @@ impl PointReads {
         result
     }
 
-    /// The actor behind an unrevoked, unexpired token of an enabled user.
-    pub(super) fn actor_for_token(
+    /// The actor `sql` finds for `key`, with the credential's extra column, unless the
+    /// credential expired by `now`.
+    fn actor_by(
         &self,
-        token_hash: &str,
+        sql: &str,
+        key: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<Actor>> {
+    ) -> StoreResult<Option<(Actor, String)>> {
         let row = self.with(|conn| {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {ACTOR_COLUMNS}, t.permissions, t.expires_at \
-                 FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 JOIN organisations o ON o.id = u.org_id \
-                 WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
-            ))?;
-            let mut rows = statement.query([token_hash])?;
+            let mut statement = conn.prepare_cached(sql)?;
+            let mut rows = statement.query([key])?;
             rows.next()?
-                .map(|row| Ok((ActorRow::read(row)?, row.get::<_, String>(8)?, row.get(9)?)))
+                .map(|row| Ok((ActorRow::read(row)?, row.get(8)?, row.get(9)?)))
                 .transpose()
         })?;
-        let Some((actor, token_permissions, expires_at)) = row else {
+        let Some((actor, extra, expires_at)) = row else {
             return Ok(None);
         };
         let expires_at: Option<String> = expires_at;
@@ -84,7 +102,18 @@ impl PointReads {
         {
             return Ok(None);
         }
-        let mut actor = actor.into_actor()?;
+        Ok(Some((actor.into_actor()?, extra)))
+    }
+
+    /// The actor behind an unrevoked, unexpired token of an enabled user.
+    pub(super) fn actor_for_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Actor>> {
+        let Some((mut actor, token_permissions)) = self.actor_by(BY_TOKEN, token_hash, now)? else {
+            return Ok(None);
+        };
         // A token carries a subset of its user's permissions; the user may have lost some since.
         actor.permissions = actor.permissions.and(permissions(&token_permissions)?);
         Ok(Some(actor))
@@ -96,31 +125,7 @@ impl PointReads {
         session_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(Actor, String)>> {
-        let row = self.with(|conn| {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {ACTOR_COLUMNS}, s.csrf_token, s.expires_at \
-                 FROM sessions s JOIN users u ON u.id = s.user_id \
-                 JOIN organisations o ON o.id = u.org_id \
-                 WHERE s.session_hash = ?1 AND s.ended_at IS NULL AND u.disabled_at IS NULL"
-            ))?;
-            let mut rows = statement.query([session_hash])?;
-            rows.next()?
-                .map(|row| {
-                    Ok((
-                        ActorRow::read(row)?,
-                        row.get::<_, String>(8)?,
-                        row.get::<_, String>(9)?,
-                    ))
-                })
-                .transpose()
-        })?;
-        let Some((actor, csrf, expires_at)) = row else {
-            return Ok(None);
-        };
-        if timestamp(&expires_at)? <= now {
-            return Ok(None);
-        }
-        Ok(Some((actor.into_actor()?, csrf)))
+        self.actor_by(BY_SESSION, session_hash, now)
     }
 }
 
@@ -169,8 +174,4 @@ fn timestamp(text: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("time '{text}': {e}")))
-}
-
-fn backend(error: rusqlite::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
 }
