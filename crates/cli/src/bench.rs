@@ -86,6 +86,11 @@ enum BenchKind {
         /// `none` measures the check and its audit entry alone.
         #[arg(long, default_value = "none", value_parser = armstrace_server::hits::HitPolicy::parse)]
         hit_policy: armstrace_server::hits::HitPolicy,
+        /// Times to run the measurement. A check's runs alternate, with and without its audit
+        /// entries, and the trail's cost is given for each round and as their median: one
+        /// pair of runs on a shared machine can be several points off.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        rounds: u32,
     },
 }
 
@@ -104,6 +109,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             hit_policy,
             pg,
             nodes,
+            rounds,
         } => {
             storage::bench_api(storage::ApiBench {
                 records,
@@ -114,6 +120,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 hit_policy,
                 pg,
                 nodes,
+                rounds: rounds as usize,
             })
             .await
         }

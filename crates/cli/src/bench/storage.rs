@@ -160,6 +160,8 @@ pub struct ApiBench {
     /// Service nodes on the one database, each with its own index; the load is spread over
     /// them.
     pub nodes: usize,
+    /// Times the measurement runs (see `--rounds`).
+    pub rounds: usize,
 }
 
 pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
@@ -172,6 +174,7 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
         hit_policy,
         pg,
         nodes,
+        rounds,
     } = bench;
     let nodes = nodes.max(1);
     let dir = tempfile_dir()?;
@@ -213,100 +216,127 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
         Route::Read => "GET /api/v1/firearms/{id}",
         Route::Check => "POST /api/v1/checks",
     };
-    let mut rates = Vec::new();
-    for &audited in runs {
-        let mut addresses = Vec::new();
-        let mut servers = Vec::new();
-        for index in &indexes {
-            let mut state = AppState::new(
-                store.clone(),
-                index.clone(),
-                reference.clone(),
-                Limits::none(),
-            );
-            state.hit_policy = hit_policy.clone();
-            if !audited {
-                state.audit = AuditLog::discarding(store.clone());
+    let mut costs = Vec::new();
+    for round in 1..=rounds.max(1) {
+        if rounds > 1 {
+            println!("round {round} of {rounds}");
+        }
+        let mut rates = Vec::new();
+        for &audited in runs {
+            let mut addresses = Vec::new();
+            let mut servers = Vec::new();
+            for index in &indexes {
+                let mut state = AppState::new(
+                    store.clone(),
+                    index.clone(),
+                    reference.clone(),
+                    Limits::none(),
+                );
+                state.hit_policy = hit_policy.clone();
+                if !audited {
+                    state.audit = AuditLog::discarding(store.clone());
+                }
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                addresses.push(listener.local_addr()?);
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let server = tokio::spawn(armstrace_server::serve(listener, state, async {
+                    let _ = stopped.await;
+                }));
+                servers.push((stop, server));
             }
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            addresses.push(listener.local_addr()?);
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(armstrace_server::serve(listener, state, async {
-                let _ = stopped.await;
-            }));
-            servers.push((stop, server));
-        }
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(concurrency)
-            .build()?;
-        let target = Arc::new(match route {
-            Route::Read => Target::Read {
-                bases: addresses
-                    .iter()
-                    .map(|a| format!("http://{a}/api/v1/firearms"))
-                    .collect(),
-                max_id: records.max(1) as i64,
-            },
-            Route::Check => Target::Check {
-                urls: addresses
-                    .iter()
-                    .map(|a| format!("http://{a}/api/v1/checks"))
-                    .collect(),
-                serials: armstrace_synth::Generator::new(seed)
-                    .take(records as usize)
-                    .map(|r| r.serial_number)
-                    .collect(),
-            },
-        });
-        load(&client, &target, &token, requests / 10, concurrency, seed).await?;
-        let cpu_before = super::thread_cpu();
-        let started = Instant::now();
-        let mut latencies = load(&client, &target, &token, requests, concurrency, seed + 1).await?;
-        let elapsed = started.elapsed();
-        let cpu = super::cpu_between(&cpu_before, &super::thread_cpu());
-        latencies.sort_unstable();
-        let at =
-            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-        let rate = requests as f64 / elapsed.as_secs_f64();
-        let audit_note = match (route, audited) {
-            (Route::Read, _) => "",
-            (Route::Check, true) => " (audited)",
-            (Route::Check, false) => " (audit entries dropped, for comparison)",
-        };
-        println!(
-            "{label}{audit_note}: {requests} requests, {concurrency} in flight, {rate:.0} requests/s, p50 {:?}, p99 {:?}",
-            at(0.50),
-            at(0.99)
-        );
-        // The load generator shares the process (and its tokio threads) with the service.
-        let per_request = |ns: u64| ns as f64 / 1000.0 / requests as f64;
-        if !cpu.is_empty() {
-            let total: u64 = cpu.iter().map(|(_, ns)| ns).sum();
-            let threads: Vec<String> = cpu
-                .iter()
-                .map(|(name, ns)| format!("{name} {:.1}", per_request(*ns)))
-                .collect();
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(concurrency)
+                .build()?;
+            let target = Arc::new(match route {
+                Route::Read => Target::Read {
+                    bases: addresses
+                        .iter()
+                        .map(|a| format!("http://{a}/api/v1/firearms"))
+                        .collect(),
+                    max_id: records.max(1) as i64,
+                },
+                Route::Check => Target::Check {
+                    urls: addresses
+                        .iter()
+                        .map(|a| format!("http://{a}/api/v1/checks"))
+                        .collect(),
+                    serials: armstrace_synth::Generator::new(seed)
+                        .take(records as usize)
+                        .map(|r| r.serial_number)
+                        .collect(),
+                },
+            });
+            load(&client, &target, &token, requests / 10, concurrency, seed).await?;
+            let cpu_before = super::thread_cpu();
+            let started = Instant::now();
+            let mut latencies =
+                load(&client, &target, &token, requests, concurrency, seed + 1).await?;
+            let elapsed = started.elapsed();
+            let cpu = super::cpu_between(&cpu_before, &super::thread_cpu());
+            latencies.sort_unstable();
+            let at = |q: f64| {
+                latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)]
+            };
+            let rate = requests as f64 / elapsed.as_secs_f64();
+            let audit_note = match (route, audited) {
+                (Route::Read, _) => "",
+                (Route::Check, true) => " (audited)",
+                (Route::Check, false) => " (audit entries dropped, for comparison)",
+            };
             println!(
-                "  CPU per request, load generator included: {:.1} µs ({}); cores busy {:.0} %",
-                per_request(total),
-                threads.join(", "),
-                total as f64 / 1e9 / elapsed.as_secs_f64() / super::cores() as f64 * 100.0
+                "{label}{audit_note}: {requests} requests, {concurrency} in flight, {rate:.0} requests/s, p50 {:?}, p99 {:?}",
+                at(0.50),
+                at(0.99)
             );
+            // The load generator shares the process (and its tokio threads) with the service.
+            let per_request = |ns: u64| ns as f64 / 1000.0 / requests as f64;
+            if !cpu.is_empty() {
+                let total: u64 = cpu.iter().map(|(_, ns)| ns).sum();
+                let threads: Vec<String> = cpu
+                    .iter()
+                    .map(|(name, ns)| format!("{name} {:.1}", per_request(*ns)))
+                    .collect();
+                println!(
+                    "  CPU per request, load generator included: {:.1} µs ({}); cores busy {:.0} %",
+                    per_request(total),
+                    threads.join(", "),
+                    total as f64 / 1e9 / elapsed.as_secs_f64() / super::cores() as f64 * 100.0
+                );
+            }
+            rates.push(rate);
+            for (stop, server) in servers {
+                let _ = stop.send(());
+                server.await??;
+            }
         }
-        rates.push(rate);
-        for (stop, server) in servers {
-            let _ = stop.send(());
-            server.await??;
+        if let [audited, dropped] = rates[..] {
+            let cost = (1.0 - audited / dropped) * 100.0;
+            println!("the audit trail costs {cost:.1} % of check throughput");
+            costs.push(cost);
         }
     }
-    if let [audited, dropped] = rates[..] {
+    if costs.len() > 1 {
+        costs.sort_by(f64::total_cmp);
         println!(
-            "the audit trail costs {:.1} % of check throughput",
-            (1.0 - audited / dropped) * 100.0
+            "over {} rounds the audit trail costs {:.1} % of check throughput (median; {:.1} to {:.1} %)",
+            costs.len(),
+            median(&costs),
+            costs[0],
+            costs[costs.len() - 1]
         );
     }
     drop(store);
     db.remove().await
+}
+
+/// The middle of sorted `values` (the mean of the two middle ones for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
 }
 
 /// Sends `requests` GETs of random ids from `concurrency` tasks; returns each latency.
@@ -378,4 +408,16 @@ pub fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
     Ok(tempfile::Builder::new()
         .prefix("armstrace-bench")
         .tempdir()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[7.0]), 7.0);
+        assert_eq!(median(&[1.0, 2.0, 9.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+    }
 }
