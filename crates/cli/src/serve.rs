@@ -100,13 +100,24 @@ pub struct ServeArgs {
     #[arg(long, env = "ARMSTRACE_FOLLOW_MS", default_value_t = 250)]
     follow_ms: u64,
     /// How many of the change feed's newest positions are kept. Older ones are forgotten, so
-    /// that the feed does not grow with every import; a node cut off from the database for
-    /// longer than it takes the others to write this many changes stops and asks to be
-    /// restarted (its index is then built again).
+    /// that the feed does not grow with every import, except those a running node has not read
+    /// yet (see --feed-mark-secs). A node stopped or cut off from the database long enough for
+    /// its mark to lapse, and further behind than this, stops and asks to be restarted (its
+    /// index is then built again).
     #[arg(long, env = "ARMSTRACE_FEED_KEEP", default_value_t = 1_000_000,
         value_parser = clap::value_parser!(u64).range(1..))]
     feed_keep: u64,
-    /// Milliseconds between two prunings of the change feed.
+    /// Seconds a node's mark on the change feed (how far it has read) lasts without being
+    /// renewed; running nodes renew theirs at every pruning. No node forgets a position that
+    /// a node with a fresh mark has not read, however far behind it is; only a node stopped or
+    /// cut off for longer than this can fall behind the --feed-keep newest positions.
+    #[arg(long, env = "ARMSTRACE_FEED_MARK_SECS", default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    feed_mark_secs: u64,
+    /// For tests: milliseconds a mark lasts, instead of --feed-mark-secs.
+    #[arg(long, hide = true)]
+    feed_mark_ms: Option<u64>,
+    /// Milliseconds between two prunings of the change feed (and renewals of this node's mark).
     #[arg(long, hide = true, default_value_t = 60_000)]
     feed_prune_ms: u64,
     /// For tests only: read the time from this file (an RFC 3339 instant), so that deadlines
@@ -136,8 +147,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("reading the reference table")?;
     let reference_changes = reference.current().changes.len();
     // Where the change feed stands before the index is read: whatever is written meanwhile is
-    // applied after, from the feed.
-    let feed_head = store.feed_head().await.context("reading the change feed")?;
+    // applied after, from the feed. The node marks it, so that no other node forgets what
+    // comes after while this one builds its index.
+    let node = armstrace_server::checking::node_name();
+    let feed_head = store
+        .mark_feed(&node, None)
+        .await
+        .context("reading the change feed")?;
     let (index, took) =
         armstrace_server::checking::build_index(store.as_ref(), reference.current().table())
             .await
@@ -173,8 +189,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     armstrace_server::checking::prune_changes(
         store.clone(),
         following.position.clone(),
-        args.feed_keep,
-        Duration::from_millis(args.feed_prune_ms.max(10)),
+        armstrace_server::checking::Pruning {
+            node,
+            keep: args.feed_keep,
+            mark_lasts: args.feed_mark_ms.map_or(
+                Duration::from_secs(args.feed_mark_secs),
+                Duration::from_millis,
+            ),
+            every: Duration::from_millis(args.feed_prune_ms.max(10)),
+        },
     );
     reference.follow(
         store.clone(),

@@ -75,8 +75,8 @@ pub enum FollowError {
     #[error(
         "this node had read the change feed up to position {position}, but positions up to \
          {pruned_through} have been forgotten since, so its check index may lack changes: \
-         restart it to build the index again (nodes that may be cut off longer need a larger \
-         --feed-keep)"
+         restart it to build the index again (a node that may be stopped or cut off from the \
+         database for longer than --feed-mark-secs needs a larger --feed-keep)"
     )]
     Behind {
         /// Where this node stood.
@@ -128,38 +128,65 @@ pub fn follow_changes(
     Following { position, behind }
 }
 
-/// Forgets, every `every`, the change feed's positions more than `keep` behind its newest,
-/// but never one this node (`read`, from [`follow_changes`]) has not read yet. Every node of
-/// a cluster does the same; a node further behind than `keep` learns it and stops.
+/// How a node keeps the change feed short without cutting off another.
+#[derive(Debug, Clone)]
+pub struct Pruning {
+    /// This node's name on the feed (unique per process).
+    pub node: String,
+    /// Positions kept behind the newest, for nodes whose mark has lapsed.
+    pub keep: u64,
+    /// How long a node's mark counts without being renewed.
+    pub mark_lasts: std::time::Duration,
+    /// Time between two rounds.
+    pub every: std::time::Duration,
+}
+
+/// A name for this process on the change feed, unique among the nodes of a cluster.
+pub fn node_name() -> String {
+    format!("node-{}", crate::auth::new_session_secret())
+}
+
+/// Each round (the first at once, then every `pruning.every`): renews this node's mark on the
+/// change feed at the position it has read (`read`, from [`follow_changes`]), then forgets the
+/// positions more than `keep` behind the newest, but none that this node or another whose mark
+/// is fresh has not read. Every node of a cluster does the same: a node that is merely slow is
+/// waited for, and only one whose mark lapsed (stopped, or cut off from the database) and is
+/// further behind than `keep` learns it missed changes, and stops.
 pub fn prune_changes(
     store: Arc<dyn Store>,
     read: Arc<std::sync::atomic::AtomicI64>,
-    keep: u64,
-    every: std::time::Duration,
+    pruning: Pruning,
 ) {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
-            let head = match store.feed_head().await {
-                Ok(head) => head,
-                Err(error) => {
-                    tracing::warn!(%error, "reading the change feed's head failed");
-                    continue;
-                }
-            };
-            let through = head
-                .saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX))
-                .min(read.load(std::sync::atomic::Ordering::Relaxed));
-            if through <= 0 {
-                continue;
+            if let Err(error) = prune_round(store.as_ref(), &read, &pruning).await {
+                tracing::warn!(%error, "pruning the change feed failed");
             }
-            match store.prune_feed(through).await {
-                Ok(0) => {}
-                Ok(forgotten) => tracing::info!(forgotten, through, "pruned the change feed"),
-                Err(error) => tracing::warn!(%error, "pruning the change feed failed"),
-            }
+            tokio::time::sleep(pruning.every).await;
         }
     });
+}
+
+async fn prune_round(
+    store: &dyn Store,
+    read: &std::sync::atomic::AtomicI64,
+    pruning: &Pruning,
+) -> Result<(), StoreError> {
+    let position = read.load(std::sync::atomic::Ordering::Relaxed);
+    store.mark_feed(&pruning.node, Some(position)).await?;
+    let marked = store.feed_marks(pruning.mark_lasts).await?;
+    let head = store.feed_head().await?;
+    let through = head
+        .saturating_sub(i64::try_from(pruning.keep).unwrap_or(i64::MAX))
+        .min(position)
+        .min(marked.unwrap_or(i64::MAX));
+    if through > 0 {
+        let forgotten = store.prune_feed(through).await?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, through, "pruned the change feed");
+        }
+    }
+    Ok(())
 }
 
 /// Applies every change after `position` to `index`; returns the new position.

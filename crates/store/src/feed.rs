@@ -24,3 +24,24 @@ pub(crate) fn pruned_through(value: Option<String>) -> StoreResult<i64> {
             .map_err(|_| StoreError::Corrupt(format!("{PRUNED_KEY} '{text}'"))),
     }
 }
+
+/// Milliseconds since 1970 by SQLite's clock, as SQL.
+macro_rules! sqlite_now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+
+/// Milliseconds since 1970 by PostgreSQL's clock, as SQL.
+macro_rules! postgres_now_ms {
+    () => {
+        "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+    };
+}
+
+pub(crate) use {postgres_now_ms, sqlite_now_ms};
+
+/// A freshness as milliseconds, for the query.
+pub(crate) fn millis(fresh: std::time::Duration) -> i64 {
+    i64::try_from(fresh.as_millis()).unwrap_or(i64::MAX)
+}

@@ -522,6 +522,16 @@ pub trait Store: Send + Sync + 'static {
     /// The position up to which the feed was forgotten (0 when it never was).
     async fn feed_pruned_through(&self) -> StoreResult<i64>;
 
+    /// Marks the feed as read by `node` up to `position`, or, when `position` is `None`, up to
+    /// its head as it stands (read in the same statement); returns the position marked. A node
+    /// renews its mark while it runs, and nodes forget no position after a mark renewed within
+    /// [`Store::feed_marks`]' freshness: a node that is slow, not dead, is not cut off.
+    async fn mark_feed(&self, node: &str, position: Option<i64>) -> StoreResult<i64>;
+
+    /// The lowest position marked by a node in the last `fresh` (by the database's clock), if
+    /// any; marks older than that are deleted.
+    async fn feed_marks(&self, fresh: std::time::Duration) -> StoreResult<Option<i64>>;
+
     /// Creates a record; audited.
     async fn create_firearm(
         &self,

@@ -603,6 +603,41 @@ impl Store for PgStore {
         )?)
     }
 
+    async fn mark_feed(&self, node: &str, position: Option<i64>) -> StoreResult<i64> {
+        const MARK: &str = concat!(
+            "INSERT INTO feed_readers (node, position, seen_ms) VALUES ($1, COALESCE($2, \
+             GREATEST(COALESCE((SELECT max(seq) FROM firearm_changes), 0), \
+             COALESCE((SELECT value::bigint FROM settings \
+             WHERE key = 'feed_pruned_through'), 0))), ",
+            crate::feed::postgres_now_ms!(),
+            ") ON CONFLICT (node) DO UPDATE SET position = excluded.position, \
+             seen_ms = excluded.seen_ms RETURNING position"
+        );
+        Ok(sqlx::query_scalar(MARK)
+            .bind(node)
+            .bind(position)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn feed_marks(&self, fresh: std::time::Duration) -> StoreResult<Option<i64>> {
+        const LAPSED: &str = concat!(
+            "DELETE FROM feed_readers WHERE seen_ms < ",
+            crate::feed::postgres_now_ms!(),
+            " - $1"
+        );
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LAPSED)
+            .bind(crate::feed::millis(fresh))
+            .execute(&mut *tx)
+            .await?;
+        let lowest = sqlx::query_scalar("SELECT min(position) FROM feed_readers")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(lowest)
+    }
+
     async fn create_firearm(
         &self,
         actor: &Actor,

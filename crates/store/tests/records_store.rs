@@ -926,3 +926,55 @@ async fn a_pruned_feed_forgets_old_positions_and_says_how_far(backend: Backend) 
     );
     assert!(after[0].0 > head);
 }
+
+both!(nodes_mark_how_far_they_read_the_feed_and_a_mark_not_renewed_lapses);
+
+async fn nodes_mark_how_far_they_read_the_feed_and_a_mark_not_renewed_lapses(backend: Backend) {
+    use std::time::Duration;
+    let (_db, store, admin) = store_with_admin(backend).await;
+    let an_hour = Duration::from_secs(3600);
+    assert_eq!(store.feed_marks(an_hour).await.unwrap(), None);
+    for n in 0..3 {
+        let fields = bare_record("FR", &format!("M-{n}"), &format!("SM{n}00"));
+        store
+            .create_firearm(&admin, &fields, Channel::Api)
+            .await
+            .unwrap();
+    }
+    let head = store.feed_head().await.unwrap();
+    assert!(head > 0);
+
+    // A node starting marks the head as it stands; another marks where it has read to.
+    assert_eq!(store.mark_feed("node-a", None).await.unwrap(), head);
+    assert_eq!(
+        store.mark_feed("node-b", Some(head - 2)).await.unwrap(),
+        head - 2
+    );
+    assert_eq!(store.feed_marks(an_hour).await.unwrap(), Some(head - 2));
+    // Renewed further on, the lowest mark is the other node's.
+    assert_eq!(store.mark_feed("node-b", Some(head)).await.unwrap(), head);
+    assert_eq!(
+        store.mark_feed("node-a", Some(head - 1)).await.unwrap(),
+        head - 1
+    );
+    assert_eq!(store.feed_marks(an_hour).await.unwrap(), Some(head - 1));
+
+    // A feed pruned to its end: a starting node's mark is where the feed stands, not 0.
+    assert_eq!(store.prune_feed(head).await.unwrap(), 3);
+    assert_eq!(store.mark_feed("node-c", None).await.unwrap(), head);
+
+    // Marks older than the freshness asked for no longer count, and are gone.
+    std::thread::sleep(Duration::from_millis(50));
+    store.mark_feed("node-b", Some(head)).await.unwrap();
+    assert_eq!(
+        store.feed_marks(Duration::from_millis(20)).await.unwrap(),
+        Some(head)
+    );
+    assert_eq!(store.feed_marks(an_hour).await.unwrap(), Some(head));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        store.feed_marks(Duration::from_millis(20)).await.unwrap(),
+        None
+    );
+    assert_eq!(store.feed_marks(an_hour).await.unwrap(), None);
+}

@@ -482,8 +482,10 @@ async fn a_reference_change_made_through_one_node_reaches_the_other() {
 #[tokio::test]
 async fn a_node_behind_the_forgotten_part_of_the_feed_stops_and_a_restart_catches_up() {
     let w = world();
-    // Node A keeps one position of the feed and prunes often; node B looks at the feed
-    // rarely, so that A forgets changes B has not read.
+    // Node A keeps one position of the feed, prunes often, and counts a mark on the feed as
+    // lapsed after 200 ms; node B looks at the feed rarely and renews its mark only once a
+    // minute, as a node stopped or cut off would not at all. So A forgets changes B has not
+    // read.
     let a = TestServer::start_with(
         &w.installation,
         &[
@@ -493,6 +495,8 @@ async fn a_node_behind_the_forgotten_part_of_the_feed_stops_and_a_restart_catche
             "50",
             "--follow-ms",
             "20",
+            "--feed-mark-ms",
+            "200",
         ],
     );
     let mut b = TestServer::start_watched(&w.installation, &["--follow-ms", "3000"]);
@@ -521,5 +525,75 @@ async fn a_node_behind_the_forgotten_part_of_the_feed_stops_and_a_restart_catche
     for i in 0..3 {
         assert!(found_within(&a, &w.berlin, &serial(700 + i), Duration::from_secs(30)).await);
         assert!(found_within(&b, &w.berlin, &serial(700 + i), Duration::from_secs(5)).await);
+    }
+}
+
+#[tokio::test]
+async fn a_slow_node_whose_mark_is_fresh_is_waited_for_and_not_cut_off() {
+    let w = world();
+    let store = w.installation.store().await;
+    // Node A keeps one position of the feed and prunes often, with marks lasting as long as
+    // they do by default.
+    let a = TestServer::start_with(
+        &w.installation,
+        &[
+            "--feed-keep",
+            "1",
+            "--feed-prune-ms",
+            "50",
+            "--follow-ms",
+            "20",
+        ],
+    );
+    let create = |label: &'static str, n: usize| {
+        a.as_user(
+            &w.ncb_fr,
+            Method::POST,
+            "/api/v1/firearms",
+            Some(record("FR", &format!("FR-{label}-{n}"), &serial(800 + n))),
+        )
+    };
+    for n in 0..2 {
+        assert_eq!(create("EARLY", n).await.0, 201);
+    }
+    // A forgets all but the newest position once it has read them.
+    let head = store.feed_head().await.unwrap();
+    assert!(head > 1);
+    assert!(pruned_to_within(store.as_ref(), head - 1, Duration::from_secs(30)).await);
+
+    // Node B starts at the head and looks at the feed only every 3 s.
+    let mut b = TestServer::start_watched(&w.installation, &["--follow-ms", "3000"]);
+    for n in 2..5 {
+        assert_eq!(create("LATE", n).await.0, 201);
+    }
+    // A goes as far as B's mark, where B started, and no further.
+    assert!(pruned_to_within(store.as_ref(), head, Duration::from_secs(30)).await);
+    for n in 2..5 {
+        assert!(found_within(&b, &w.berlin, &serial(800 + n), Duration::from_secs(30)).await);
+    }
+    assert!(
+        b.exit_within(Duration::from_millis(200)).is_none(),
+        "node B stopped, though its mark was fresh"
+    );
+    assert_eq!(store.feed_pruned_through().await.unwrap(), head);
+}
+
+/// Whether the change feed is forgotten up to exactly `through` within `most`.
+async fn pruned_to_within(
+    store: &dyn armstrace_store::Store,
+    through: i64,
+    most: Duration,
+) -> bool {
+    let until = std::time::Instant::now() + most;
+    loop {
+        let pruned = store.feed_pruned_through().await.unwrap();
+        assert!(pruned <= through, "pruned to {pruned}, past {through}");
+        if pruned == through {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -276,6 +276,13 @@ impl Installation {
         self.dir.path().join(name)
     }
 
+    /// The installation's store, opened as another process would.
+    pub async fn store(&self) -> std::sync::Arc<dyn armstrace_store::Store> {
+        armstrace_store::open(self.db.to_str().unwrap(), false)
+            .await
+            .unwrap()
+    }
+
     /// Adds an approved organisation of `kind` in `country` with one user; returns its token.
     pub async fn add_user(
         &self,
@@ -284,9 +291,7 @@ impl Installation {
         country: &str,
         permissions: &str,
     ) -> String {
-        let store = armstrace_store::open(self.db.to_str().unwrap(), false)
-            .await
-            .unwrap();
+        let store = self.store().await;
         let country = CountryCode::parse(country).unwrap();
         let by = AuditWho::installation();
         let org = store
