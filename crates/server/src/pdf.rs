@@ -773,24 +773,31 @@ pub mod inspect {
     }
 
     /// Each stream of the file inflated, in file order (here: the pages' contents, in page
-    /// order); None when the file is not laid out as ours are.
+    /// order); None when the file is not laid out as ours are. Each stream is read by the
+    /// `/Length` of its dictionary: its compressed bytes may hold anything, `endstream` too.
     pub fn streams(pdf: &[u8]) -> Option<Vec<Vec<u8>>> {
         let mut inflated = Vec::new();
         let mut at = 0;
-        while let Some(found) = find(&pdf[at..], b"stream") {
-            let mut start = at + found + b"stream".len();
-            start += usize::from(pdf[start] == b'\r');
+        while let Some(found) = find(&pdf[at..], b"/Length ") {
+            let digits_at = at + found + b"/Length ".len();
+            let digits = pdf[digits_at..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let length: usize = std::str::from_utf8(&pdf[digits_at..digits_at + digits])
+                .ok()?
+                .parse()
+                .ok()?;
+            let keyword = digits_at + find(&pdf[digits_at..], b"stream")?;
+            let mut start = keyword + b"stream".len();
+            start += usize::from(pdf.get(start) == Some(&b'\r'));
             if pdf.get(start) != Some(&b'\n') {
                 return None;
             }
             start += 1;
-            let end = start + find(&pdf[start..], b"endstream")?;
-            let data = pdf[start..end]
-                .strip_suffix(b"\n")
-                .unwrap_or(&pdf[start..end]);
-            let data = data.strip_suffix(b"\r").unwrap_or(data);
+            let data = pdf.get(start..start + length)?;
             inflated.push(decompress_to_vec_zlib(data).ok()?);
-            at = end + b"endstream".len();
+            at = start + length;
         }
         Some(inflated)
     }

@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod audit_stage;
 mod audit_writer;
 mod checkpointer;
 mod firearms;
@@ -129,6 +130,13 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         migrate(&writer).await?;
+        // What a process that ended without moving its checks' audit entries left.
+        let stage_of = path.clone();
+        tokio::task::spawn_blocking(move || audit_stage::recover(&stage_of))
+            .await
+            .map_err(|e| {
+                crate::StoreError::Backend(format!("moving audit stages left behind: {e}"))
+            })??;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -319,7 +327,7 @@ impl Store for SqliteStore {
 
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
         self.audit_writer
-            .record(events.to_vec(), Vec::new(), Vec::new())
+            .record(events.to_vec(), false, Vec::new(), Vec::new())
             .await
             .map(drop)
     }
@@ -330,7 +338,7 @@ impl Store for SqliteStore {
         reads: Vec<FirearmId>,
         hits: Vec<crate::hits::NewHit>,
     ) -> StoreResult<crate::hits::RecordedCheck> {
-        self.audit_writer.record(events, reads, hits).await
+        self.audit_writer.record(events, true, reads, hits).await
     }
 
     async fn audit_entries(
@@ -339,11 +347,17 @@ impl Store for SqliteStore {
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<AuditEntry>> {
+        // Checks answered are in the trail before it is read.
+        self.audit_writer.flush().await?;
         audit::entries(&self.readers, filter, after, limit).await
     }
 
     fn audit_chain(&self) -> BoxStream<'_, StoreResult<AuditEntry>> {
-        audit::chain(&self.readers)
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::once(self.audit_writer.flush())
+            .map_ok(|()| audit::chain(&self.readers))
+            .try_flatten()
+            .boxed()
     }
 
     async fn reference_changes(&self) -> StoreResult<Vec<crate::reference::ReferenceChange>> {

@@ -5,7 +5,7 @@ mod common;
 
 use armstrace_core::{FirearmInput, OrgKind, OrgState, Permissions};
 use armstrace_store::Channel;
-use armstrace_store::audit::{AuditEvent, AuditWho, verify_chain};
+use armstrace_store::audit::{AuditEvent, AuditFilter, AuditWho, verify_chain};
 use common::Backend;
 use serde_json::json;
 
@@ -136,6 +136,11 @@ async fn the_journal_is_copied_back_into_the_file_while_the_store_runs() {
             .await
             .unwrap();
     }
+    // Reading the trail moves the entries still waiting in the audit stage into it.
+    store
+        .audit_entries(&AuditFilter::default(), None, 1)
+        .await
+        .unwrap();
     let journal = std::path::PathBuf::from(format!("{}-wal", db.url));
     assert!(
         pages(&journal) > 200,

@@ -612,6 +612,102 @@ async fn tamper(db: &std::path::Path, change: &str) {
     sql(db, &format!("{guards} {change}")).await.unwrap();
 }
 
+/// The audit stages beside a SQLite database: files of checks' entries not yet in the trail.
+fn audit_stages(db: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let prefix = format!("{}.audit-stage.", db.file_name().unwrap().to_string_lossy());
+    std::fs::read_dir(db.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(&prefix))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn checks_answered_before_the_service_is_killed_are_in_the_trail_after() {
+    let installation = Installation::new();
+    let before = installation.audit_entries();
+    // Checks' entries wait in the audit stage for ten minutes instead of 100 ms, so that the
+    // kill finds them there.
+    let child = crate::support::armstrace()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&installation.db)
+        .env("ARMSTRACE_AUDIT_MOVE_MS", "600000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = TestServer::attach(child, installation.token.clone());
+    for serial in ["KIL111", "KIL222", "KIL333"] {
+        let (status, _) = server
+            .post("/api/v1/checks", json!({ "serial_number": serial }))
+            .await;
+        assert_eq!(status, 200);
+    }
+    if !crate::support::on_postgres() {
+        let stages = audit_stages(&installation.db);
+        assert_eq!(stages.len(), 1, "{stages:?}");
+        let waiting = std::fs::read_to_string(&stages[0]).unwrap();
+        assert_eq!(waiting.lines().count(), 3, "{waiting}");
+        assert!(waiting.contains("KIL222"), "{waiting}");
+    }
+    server.kill();
+    // Opening the database (here by `audit verify`) moves what the killed service left.
+    assert_eq!(installation.audit_entries(), before + 3);
+    if !crate::support::on_postgres() {
+        assert_eq!(
+            audit_stages(&installation.db),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    let output = installation.run(&["audit", "verify"]);
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[tokio::test]
+async fn a_service_s_checks_show_in_its_own_trail_at_once_and_in_the_file_when_it_stops() {
+    let installation = Installation::new();
+    let before = installation.audit_entries();
+    let child = crate::support::armstrace()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&installation.db)
+        .env("ARMSTRACE_AUDIT_MOVE_MS", "600000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = TestServer::attach(child, installation.token.clone());
+    let (status, _) = server
+        .post("/api/v1/checks", json!({ "serial_number": "OWN111" }))
+        .await;
+    assert_eq!(status, 200);
+    // The service's own reading of the trail moves what waits first.
+    let (status, page) = server.get("/api/v1/audit?action=check").await;
+    assert_eq!(status, 200, "{page}");
+    let serials: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["detail"]["serial_number"].as_str())
+        .collect();
+    assert_eq!(serials, ["OWN111"], "{page}");
+    let (status, _) = server
+        .post("/api/v1/checks", json!({ "serial_number": "OWN222" }))
+        .await;
+    assert_eq!(status, 200);
+    // Stopped in good order, it moves what waits and removes its stage.
+    assert!(server.terminate());
+    if !crate::support::on_postgres() {
+        assert_eq!(
+            audit_stages(&installation.db),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    assert_eq!(installation.audit_entries(), before + 2);
+}
+
 #[tokio::test]
 async fn audit_verify_finds_an_entry_altered_behind_the_service_s_back() {
     let (installation, server) = TestServer::fresh();

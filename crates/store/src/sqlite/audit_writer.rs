@@ -5,7 +5,8 @@
 //! cache of the readers that would then fetch the hits. Here one thread owns a plain
 //! connection whose cache its own commits leave warm: a group of checks costs one hand-off in
 //! and one out, and the transaction (read the chain's end, insert, read the hits, commit) runs
-//! without leaving the thread.
+//! without leaving the thread. A group of checks that makes no hit writes its entries to the
+//! stage (`audit_stage.rs`) instead, and reads the records without a write transaction.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -15,7 +16,8 @@ use tokio::sync::oneshot;
 
 use armstrace_core::{Firearm, FirearmId};
 
-use crate::audit::{AuditEvent, GENESIS, Unchained, trail_time};
+use super::audit_stage::{MOVE_STEP, Stage, chain_in};
+use crate::audit::{AuditEvent, Unchained, trail_time};
 use crate::hits::{
     INSERT_NOTIFICATION, NewHit, QUEUE_EMAIL, QUEUE_WEBHOOKS, RECIPIENTS, RECORD_FACTS,
     RecordedCheck, hit_summary, merge_roles, stamp,
@@ -34,14 +36,30 @@ type Hits = Result<RecordedCheck, String>;
 
 struct Job {
     events: Vec<Unchained>,
+    /// For a job that may wait in the stage, each event as JSON, written on the request's
+    /// thread.
+    written: Vec<String>,
+    /// Whether the events may wait in the stage: a check's, without hits.
+    stage: bool,
     reads: Vec<FirearmId>,
     hits: Vec<NewHit>,
     done: oneshot::Sender<Hits>,
 }
 
-/// The handle to the writer thread; the thread ends when the last handle is dropped.
+/// The handle to the writer thread. Dropping it ends the thread, once it has moved what
+/// waits in the stage.
 pub(super) struct AuditWriter {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for AuditWriter {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl AuditWriter {
@@ -57,29 +75,75 @@ impl AuditWriter {
         ] {
             conn.pragma_update(None, pragma, value)?;
         }
+        let stage = match Stage::create(path) {
+            Ok(stage) => Some(stage),
+            Err(error) => {
+                tracing::warn!(%error, "no audit stage beside the database: checks' entries are committed one group at a time");
+                None
+            }
+        };
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, stage))
             .map_err(|e| StoreError::Backend(format!("starting the audit writer: {e}")))?;
-        Ok(AuditWriter { jobs })
+        Ok(AuditWriter {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Returns once every entry answered for before is in the trail (moved from the stage).
+    pub(super) async fn flush(&self) -> StoreResult<()> {
+        self.send(Vec::new(), Vec::new(), false, Vec::new(), Vec::new())
+            .await
+            .map(drop)
     }
 
     /// Appends `events`, reads the live or deleted records `reads` names, makes `hits` with
     /// their notifications and deliveries, and returns the records and the hits' ids once all
     /// of it is committed.
+    /// `events` of checks may wait in the stage (see `audit_stage.rs`); others (`checks` false)
+    /// are committed with whatever waits there first.
     pub(super) async fn record(
         &self,
         events: Vec<AuditEvent>,
+        checks: bool,
+        reads: Vec<FirearmId>,
+        hits: Vec<NewHit>,
+    ) -> StoreResult<RecordedCheck> {
+        // Written out here, on the request's thread.
+        let events: Vec<Unchained> = events.iter().map(Unchained::from).collect();
+        let written = if checks && hits.is_empty() {
+            events
+                .iter()
+                .map(|event| {
+                    serde_json::to_string(event).map_err(|e| StoreError::Backend(e.to_string()))
+                })
+                .collect::<StoreResult<_>>()?
+        } else {
+            Vec::new()
+        };
+        self.send(events, written, checks, reads, hits).await
+    }
+
+    async fn send(
+        &self,
+        events: Vec<Unchained>,
+        written: Vec<String>,
+        checks: bool,
         reads: Vec<FirearmId>,
         hits: Vec<NewHit>,
     ) -> StoreResult<RecordedCheck> {
         let (done, committed) = oneshot::channel();
         let stopped = || StoreError::Backend("the audit writer has stopped".into());
         self.jobs
+            .as_ref()
+            .ok_or_else(stopped)?
             .send(Job {
-                // Written out here, on the request's thread.
-                events: events.iter().map(Unchained::from).collect(),
+                stage: checks && hits.is_empty(),
+                events,
+                written,
                 reads,
                 hits,
                 done,
@@ -92,14 +156,45 @@ impl AuditWriter {
     }
 }
 
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Option<Stage>) {
+    loop {
+        let waiting = stage.as_ref().and_then(Stage::due_in);
+        let first = match waiting {
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(mpsc::RecvError) => break,
+            },
+            Some(left) => match queue.recv_timeout(left) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    move_staged(&mut conn, &mut stage, false);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+        };
         let mut entries = first.events.len();
         let mut jobs = vec![first];
         while entries < MAX_GROUP {
             let Ok(more) = queue.try_recv() else { break };
             entries += more.events.len();
             jobs.push(more);
+        }
+        let staged = match stage.as_mut().map(|stage| stage_group(stage, &mut jobs)) {
+            Some(Ok(staged)) => staged,
+            Some(Err(())) => {
+                // The stage failed: what waits in it goes in now, and checks commit directly
+                // from here on.
+                if let Some(broken) = stage.take() {
+                    broken.finish(&mut conn);
+                }
+                false
+            }
+            None => false,
+        };
+        if !staged {
+            // Whatever waits goes first, so that the chain keeps the order of the answers.
+            move_staged(&mut conn, &mut stage, true);
         }
         match commit_group(&mut conn, &mut jobs) {
             Ok(hits) => {
@@ -115,63 +210,87 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
                 }
             }
         }
+        // Otherwise entries move when no check waits for the writer.
+        if stage.as_ref().is_some_and(Stage::crowded) {
+            move_staged(&mut conn, &mut stage, false);
+        }
+    }
+    if let Some(stage) = stage {
+        stage.finish(&mut conn);
+    }
+}
+
+/// Writes the group's entries to the stage when every job in it may wait there, and says
+/// whether it did; the jobs are then left with their reads only. `Err` when writing failed:
+/// the jobs keep their entries.
+fn stage_group(stage: &mut Stage, jobs: &mut [Job]) -> Result<bool, ()> {
+    if !jobs.iter().all(|job| job.stage) {
+        return Ok(false);
+    }
+    let counts: Vec<usize> = jobs.iter().map(|job| job.events.len()).collect();
+    let mut events: Vec<Unchained> = jobs
+        .iter_mut()
+        .flat_map(|job| std::mem::take(&mut job.events))
+        .collect();
+    if events.is_empty() {
+        return Ok(true);
+    }
+    let written: Vec<String> = jobs
+        .iter_mut()
+        .flat_map(|job| std::mem::take(&mut job.written))
+        .collect();
+    match stage.append(&trail_time(Utc::now()), &mut events, &written) {
+        Ok(()) => Ok(true),
+        Err(error) => {
+            tracing::error!(%error, "writing checks' audit entries to the stage failed");
+            let mut events = events.into_iter();
+            for (job, count) in jobs.iter_mut().zip(counts) {
+                job.events = events.by_ref().take(count).collect();
+            }
+            Err(())
+        }
+    }
+}
+
+fn move_staged(conn: &mut rusqlite::Connection, stage: &mut Option<Stage>, all: bool) {
+    let Some(stage) = stage else { return };
+    let moved = if all {
+        stage.move_all(conn)
+    } else {
+        stage.move_into(conn, MOVE_STEP)
+    };
+    if let Err(error) = moved {
+        // They stay in the stage (and its file) for the next try.
+        tracing::error!(%error, "moving checks' audit entries into the trail failed");
     }
 }
 
 fn commit_group(conn: &mut rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::Result<Vec<Hits>> {
     // IMMEDIATE: the write lock is taken before the chain's end is read, so no other writer
     // (the service's own, or another process) appends in between.
-    let appends = jobs.iter().any(|job| !job.events.is_empty());
+    let appends = jobs
+        .iter()
+        .any(|job| !job.events.is_empty() || !job.hits.is_empty());
     let tx = conn.transaction_with_behavior(if appends {
         rusqlite::TransactionBehavior::Immediate
     } else {
         rusqlite::TransactionBehavior::Deferred
     })?;
-    let (mut id, mut prev): (i64, String) = if appends {
-        tx.prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .or_else(|error| match error {
-                rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS.to_string())),
-                other => Err(other),
-            })?
-    } else {
-        (0, GENESIS.to_string())
-    };
     let at = Utc::now();
     let at_text = trail_time(at);
+    let events: Vec<Unchained> = jobs
+        .iter_mut()
+        .flat_map(|job| std::mem::take(&mut job.events))
+        .collect();
+    chain_in(&tx, events.iter().map(|event| (at_text.as_str(), event)))?;
     let mut hits = Vec::with_capacity(jobs.len());
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO audit_log (id, at, user_id, username, org_id, organisation, country, \
-             on_behalf_of, action, target, detail, prev_hash, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?;
         let mut read = tx.prepare_cached(concat!(
             "SELECT ",
             crate::rows::all_columns!(),
             " FROM firearms WHERE id = ?1"
         ))?;
         for job in jobs.iter_mut() {
-            for event in std::mem::take(&mut job.events) {
-                id += 1;
-                let entry = event.chain(id, &at_text, &prev);
-                insert.execute(rusqlite::params![
-                    entry.id,
-                    entry.at,
-                    entry.user_id,
-                    entry.username,
-                    entry.org_id,
-                    entry.organisation,
-                    entry.country,
-                    entry.on_behalf_of,
-                    entry.action,
-                    entry.target,
-                    entry.detail,
-                    entry.prev_hash,
-                    entry.hash,
-                ])?;
-                prev = entry.hash;
-            }
             let mut found = Vec::with_capacity(job.reads.len());
             for hit in &job.reads {
                 let record = read
