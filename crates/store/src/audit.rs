@@ -196,7 +196,8 @@ impl From<&AuditEvent> for Unchained {
 impl Unchained {
     /// The entry at position `id`, made at `at` (as [`trail_time`] writes it), after `prev_hash`.
     pub fn chain(self, id: i64, at: &str, prev_hash: &str) -> AuditEntry {
-        let mut entry = AuditEntry {
+        let hash = self.hash_at(id, at, prev_hash);
+        AuditEntry {
             id,
             at: at.to_string(),
             user_id: self.user_id,
@@ -209,10 +210,141 @@ impl Unchained {
             target: self.target,
             detail: self.detail,
             prev_hash: prev_hash.to_string(),
-            hash: String::new(),
+            hash,
+        }
+    }
+
+    /// The hash the entry would have at position `id`, made at `at`, after `prev_hash`.
+    pub fn hash_at(&self, id: i64, at: &str, prev_hash: &str) -> String {
+        Hashed {
+            id,
+            at,
+            user_id: self.user_id,
+            username: &self.username,
+            org_id: self.org_id,
+            organisation: &self.organisation,
+            country: self.country.as_deref(),
+            on_behalf_of: self.on_behalf_of.as_deref(),
+            action: &self.action,
+            target: self.target.as_deref(),
+            detail: &self.detail,
+            prev_hash,
+        }
+        .hash()
+    }
+
+    /// The columns as the trail stores them, after `id`, `at` and before the hashes:
+    /// user_id, username, org_id, organisation, country, on_behalf_of, action, target, detail.
+    #[allow(clippy::type_complexity)]
+    pub fn columns(
+        &self,
+    ) -> (
+        Option<i64>,
+        &str,
+        Option<i64>,
+        &str,
+        Option<&str>,
+        Option<&str>,
+        &str,
+        Option<&str>,
+        &str,
+    ) {
+        (
+            self.user_id,
+            &self.username,
+            self.org_id,
+            &self.organisation,
+            self.country.as_deref(),
+            self.on_behalf_of.as_deref(),
+            &self.action,
+            self.target.as_deref(),
+            &self.detail,
+        )
+    }
+}
+
+/// The columns an entry's hash covers, borrowed.
+struct Hashed<'a> {
+    id: i64,
+    at: &'a str,
+    user_id: Option<i64>,
+    username: &'a str,
+    org_id: Option<i64>,
+    organisation: &'a str,
+    country: Option<&'a str>,
+    on_behalf_of: Option<&'a str>,
+    action: &'a str,
+    target: Option<&'a str>,
+    detail: &'a str,
+    prev_hash: &'a str,
+}
+
+impl Hashed<'_> {
+    /// SHA-256 over every column but `hash`, each written with its length so that no two
+    /// different entries read the same; numbers are written in decimal. Nothing is allocated
+    /// but the answer: the audit writer hashes every check.
+    fn hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        let mut digits = [0u8; 20];
+        let mut field = |value: Option<&[u8]>| match value {
+            None => hasher.update(b"-;"),
+            Some(text) => {
+                hasher.update(decimal(text.len() as u64, &mut digits));
+                hasher.update(b":");
+                hasher.update(text);
+                hasher.update(b";");
+            }
         };
-        entry.hash = entry.computed_hash();
-        entry
+        let mut number = [0u8; 21];
+        let mut number_field =
+            |value: Option<i64>, field: &mut dyn FnMut(Option<&[u8]>)| match value {
+                None => field(None),
+                Some(n) => field(Some(signed_decimal(n, &mut number))),
+            };
+        number_field(Some(self.id), &mut field);
+        field(Some(self.at.as_bytes()));
+        number_field(self.user_id, &mut field);
+        field(Some(self.username.as_bytes()));
+        number_field(self.org_id, &mut field);
+        field(Some(self.organisation.as_bytes()));
+        field(self.country.map(str::as_bytes));
+        field(self.on_behalf_of.map(str::as_bytes));
+        field(Some(self.action.as_bytes()));
+        field(self.target.map(str::as_bytes));
+        field(Some(self.detail.as_bytes()));
+        field(Some(self.prev_hash.as_bytes()));
+        // Into a buffer at once: `hex::encode` goes a character at a time, which showed in the
+        // audit writer's profile.
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(hasher.finalize(), &mut text).expect("32 bytes fill 64 digits");
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
+/// `n` in decimal, written at the end of `buffer`.
+fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[at..];
+        }
+    }
+}
+
+/// `n` in decimal with its sign, as `to_string` writes it.
+fn signed_decimal(n: i64, buffer: &mut [u8; 21]) -> &[u8] {
+    let mut digits = [0u8; 20];
+    let written = decimal(n.unsigned_abs(), &mut digits);
+    let start = buffer.len() - written.len();
+    buffer[start..].copy_from_slice(written);
+    if n < 0 {
+        buffer[start - 1] = b'-';
+        &buffer[start - 1..]
+    } else {
+        &buffer[start..]
     }
 }
 
@@ -222,36 +354,23 @@ impl AuditEntry {
         Unchained::from(event).chain(id, &trail_time(at), prev_hash)
     }
 
-    /// The hash the entry's columns give: SHA-256 over every column but `hash`, each written
-    /// with its length so that no two different entries read the same.
+    /// The hash the entry's columns give (see `Hashed::hash`).
     pub fn computed_hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        let mut field = |value: Option<&str>| match value {
-            None => hasher.update(b"-;"),
-            Some(text) => {
-                hasher.update(text.len().to_string().as_bytes());
-                hasher.update(b":");
-                hasher.update(text.as_bytes());
-                hasher.update(b";");
-            }
-        };
-        field(Some(&self.id.to_string()));
-        field(Some(&self.at));
-        field(self.user_id.map(|id| id.to_string()).as_deref());
-        field(Some(&self.username));
-        field(self.org_id.map(|id| id.to_string()).as_deref());
-        field(Some(&self.organisation));
-        field(self.country.as_deref());
-        field(self.on_behalf_of.as_deref());
-        field(Some(&self.action));
-        field(self.target.as_deref());
-        field(Some(&self.detail));
-        field(Some(&self.prev_hash));
-        // Into a buffer at once: `hex::encode` goes a character at a time, which showed in the
-        // audit writer's profile.
-        let mut text = [0u8; 64];
-        hex::encode_to_slice(hasher.finalize(), &mut text).expect("32 bytes fill 64 digits");
-        String::from_utf8_lossy(&text).into_owned()
+        Hashed {
+            id: self.id,
+            at: &self.at,
+            user_id: self.user_id,
+            username: &self.username,
+            org_id: self.org_id,
+            organisation: &self.organisation,
+            country: self.country.as_deref(),
+            on_behalf_of: self.on_behalf_of.as_deref(),
+            action: &self.action,
+            target: self.target.as_deref(),
+            detail: &self.detail,
+            prev_hash: &self.prev_hash,
+        }
+        .hash()
     }
 }
 
@@ -461,6 +580,43 @@ mod tests {
         assert_eq!(
             report.broken,
             Some(ChainBreak::Unlinked { id: 4, before: 3 })
+        );
+    }
+
+    /// The hash of a given entry is fixed for good: every trail ever written depends on it.
+    #[test]
+    fn an_entry_s_hash_is_what_it_always_was() {
+        let entry = AuditEntry {
+            id: 42,
+            at: "2026-11-23T08:00:00.123456Z".into(),
+            user_id: Some(7),
+            username: "ncb-fr".into(),
+            org_id: None,
+            organisation: "NCB France".into(),
+            country: Some("FR".into()),
+            on_behalf_of: None,
+            action: "check".into(),
+            target: None,
+            detail: r#"{"serial_number":"AB 123"}"#.into(),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        assert_eq!(
+            entry.computed_hash(),
+            "e247300ec0804caf7adf0e8933a7acbbf1520577d3ebd7d83f1323b190498f45"
+        );
+    }
+
+    #[test]
+    fn numbers_are_hashed_as_to_string_writes_them() {
+        for n in [0, 7, 10, 42, 1_000_000, -1, -907, i64::MAX, i64::MIN] {
+            let mut buffer = [0u8; 21];
+            assert_eq!(signed_decimal(n, &mut buffer), n.to_string().as_bytes());
+        }
+        let mut buffer = [0u8; 20];
+        assert_eq!(
+            decimal(u64::MAX, &mut buffer),
+            u64::MAX.to_string().as_bytes()
         );
     }
 

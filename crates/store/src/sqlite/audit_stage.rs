@@ -226,23 +226,34 @@ pub(super) fn chain_in<'a>(
     )?;
     for (at, event) in entries {
         id += 1;
-        let entry = event.clone().chain(id, at, &prev);
+        let hash = event.hash_at(id, at, &prev);
+        let (
+            user_id,
+            username,
+            org_id,
+            organisation,
+            country,
+            on_behalf_of,
+            action,
+            target,
+            detail,
+        ) = event.columns();
         insert.execute(rusqlite::params![
-            entry.id,
-            entry.at,
-            entry.user_id,
-            entry.username,
-            entry.org_id,
-            entry.organisation,
-            entry.country,
-            entry.on_behalf_of,
-            entry.action,
-            entry.target,
-            entry.detail,
-            entry.prev_hash,
-            entry.hash,
+            id,
+            at,
+            user_id,
+            username,
+            org_id,
+            organisation,
+            country,
+            on_behalf_of,
+            action,
+            target,
+            detail,
+            prev,
+            hash,
         ])?;
-        prev = entry.hash;
+        prev = hash;
     }
     Ok(())
 }
