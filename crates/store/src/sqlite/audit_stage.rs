@@ -5,9 +5,10 @@
 //! writer's commit took about 6 µs per check, and every check waited for it. Here the writer
 //! appends the entries of a group of checks to a file of its own, one line of JSON each, and
 //! answers the checks once the file has them: a crash of the process loses nothing that was
-//! answered, as with a WAL commit without a sync. Every 100 ms, or once 4,096 wait, the writer
-//! moves them into `audit_log`, chained, in one transaction, which also records in `settings`
-//! the last line moved; then it empties the file.
+//! answered, as with a WAL commit without a sync. Once the oldest has waited 100 ms, or 4,096
+//! wait, the writer moves them into `audit_log`, chained, 64 to a transaction between groups of
+//! checks; each transaction also records in `settings` the last line moved. Whenever no check
+//! waits for the writer, it moves them sooner. Once all are moved it empties the file.
 //!
 //! Each process writes its own file, `<database>.audit-stage.<name>`, and holds a lock on it
 //! while it runs. Opening the store moves what a process that ended without moving its lines
@@ -113,9 +114,10 @@ impl Stage {
             .map(|since| self.move_after.saturating_sub(since.elapsed()))
     }
 
-    /// Whether so many entries wait that a step moves even while checks queue.
-    pub(super) fn crowded(&self) -> bool {
-        self.waiting.len() >= MOVE_AT
+    /// Whether a step of entries should move even while checks queue: the oldest has waited
+    /// its time, or many wait.
+    pub(super) fn due(&self) -> bool {
+        self.waiting.len() >= MOVE_AT || self.due_in() == Some(Duration::ZERO)
     }
 
     /// Writes `entries`, made at `at`, to the file, each as `written` holds it in JSON; once

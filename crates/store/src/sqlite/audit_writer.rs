@@ -210,8 +210,8 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Op
                 }
             }
         }
-        // Otherwise entries move when no check waits for the writer.
-        if stage.as_ref().is_some_and(Stage::crowded) {
+        // A step between groups once entries are due; sooner whenever no check waits (above).
+        if stage.as_ref().is_some_and(Stage::due) {
             move_staged(&mut conn, &mut stage, false);
         }
     }
