@@ -1,6 +1,7 @@
 //! Writing checks to the audit trail without slowing them: a check is answered only once its
-//! entry is committed, and the store records many checks in one transaction, reading the
-//! records they hit in that same transaction (see `Store::record_check`).
+//! entry is kept (committed, or on SQLite in the audit stage), and the store records many
+//! checks together, reading the records they hit in the same transaction (see
+//! `Store::record_check`).
 
 use std::sync::Arc;
 
@@ -63,7 +64,7 @@ impl AuditLog {
     }
 
     /// Records checks (`events`) with the hits they make, and returns the records they
-    /// matched (`reads`) and the hits' ids, once committed.
+    /// matched (`reads`) and the hits' ids, once kept (see `Store::record_check`).
     pub async fn checks(
         &self,
         events: Vec<AuditEvent>,

@@ -156,7 +156,7 @@ pub fn trail_time(at: DateTime<Utc>) -> String {
 /// writer of checks takes these ready-made, so that the text is written on the request's
 /// thread and not in the one thread every check waits for. On SQLite a check's entry waits as
 /// one line of JSON in a file of its own before it is chained (see `sqlite/audit_stage.rs`).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Unchained {
     user_id: Option<i64>,
     username: String,
@@ -166,15 +166,15 @@ pub struct Unchained {
     on_behalf_of: Option<String>,
     action: String,
     target: Option<String>,
-    /// JSON text, written as it is (not as a string, which would escape every quote).
-    #[serde(serialize_with = "as_raw_json", deserialize_with = "raw_json_text")]
-    detail: String,
+    /// JSON text, written out once; a stage line carries it as it is (not as a string, which
+    /// would escape every quote).
+    detail: Box<serde_json::value::RawValue>,
 }
 
-/// Reads JSON of any shape back as its text.
-fn raw_json_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let raw: Box<serde_json::value::RawValue> = serde::Deserialize::deserialize(deserializer)?;
-    Ok(raw.get().to_string())
+impl PartialEq for Unchained {
+    fn eq(&self, other: &Self) -> bool {
+        self.columns() == other.columns()
+    }
 }
 
 impl From<&AuditEvent> for Unchained {
@@ -188,7 +188,8 @@ impl From<&AuditEvent> for Unchained {
             on_behalf_of: event.on_behalf_of.map(|c| c.to_string()),
             action: event.action.clone(),
             target: event.target.clone(),
-            detail: event.detail.to_string(),
+            detail: serde_json::value::to_raw_value(&event.detail)
+                .expect("a JSON value writes out"),
         }
     }
 }
@@ -208,7 +209,7 @@ impl Unchained {
             on_behalf_of: self.on_behalf_of,
             action: self.action,
             target: self.target,
-            detail: self.detail,
+            detail: self.detail.get().to_string(),
             prev_hash: prev_hash.to_string(),
             hash,
         }
@@ -216,9 +217,12 @@ impl Unchained {
 
     /// The hash the entry would have at position `id`, made at `at`, after `prev_hash`.
     pub fn hash_at(&self, id: i64, at: &str, prev_hash: &str) -> String {
-        Hashed {
-            id,
-            at,
+        hash(id, at, &self.columns(), prev_hash)
+    }
+
+    /// The columns as the trail stores them between its position and time and its hashes.
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
             user_id: self.user_id,
             username: &self.username,
             org_id: self.org_id,
@@ -227,125 +231,61 @@ impl Unchained {
             on_behalf_of: self.on_behalf_of.as_deref(),
             action: &self.action,
             target: self.target.as_deref(),
-            detail: &self.detail,
-            prev_hash,
-        }
-        .hash()
-    }
-
-    /// The columns as the trail stores them, after `id`, `at` and before the hashes:
-    /// user_id, username, org_id, organisation, country, on_behalf_of, action, target, detail.
-    #[allow(clippy::type_complexity)]
-    pub fn columns(
-        &self,
-    ) -> (
-        Option<i64>,
-        &str,
-        Option<i64>,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        &str,
-        Option<&str>,
-        &str,
-    ) {
-        (
-            self.user_id,
-            &self.username,
-            self.org_id,
-            &self.organisation,
-            self.country.as_deref(),
-            self.on_behalf_of.as_deref(),
-            &self.action,
-            self.target.as_deref(),
-            &self.detail,
-        )
-    }
-}
-
-/// The columns an entry's hash covers, borrowed.
-struct Hashed<'a> {
-    id: i64,
-    at: &'a str,
-    user_id: Option<i64>,
-    username: &'a str,
-    org_id: Option<i64>,
-    organisation: &'a str,
-    country: Option<&'a str>,
-    on_behalf_of: Option<&'a str>,
-    action: &'a str,
-    target: Option<&'a str>,
-    detail: &'a str,
-    prev_hash: &'a str,
-}
-
-impl Hashed<'_> {
-    /// SHA-256 over every column but `hash`, each written with its length so that no two
-    /// different entries read the same; numbers are written in decimal. Nothing is allocated
-    /// but the answer: the audit writer hashes every check.
-    fn hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        let mut digits = [0u8; 20];
-        let mut field = |value: Option<&[u8]>| match value {
-            None => hasher.update(b"-;"),
-            Some(text) => {
-                hasher.update(decimal(text.len() as u64, &mut digits));
-                hasher.update(b":");
-                hasher.update(text);
-                hasher.update(b";");
-            }
-        };
-        let mut number = [0u8; 21];
-        let mut number_field =
-            |value: Option<i64>, field: &mut dyn FnMut(Option<&[u8]>)| match value {
-                None => field(None),
-                Some(n) => field(Some(signed_decimal(n, &mut number))),
-            };
-        number_field(Some(self.id), &mut field);
-        field(Some(self.at.as_bytes()));
-        number_field(self.user_id, &mut field);
-        field(Some(self.username.as_bytes()));
-        number_field(self.org_id, &mut field);
-        field(Some(self.organisation.as_bytes()));
-        field(self.country.map(str::as_bytes));
-        field(self.on_behalf_of.map(str::as_bytes));
-        field(Some(self.action.as_bytes()));
-        field(self.target.map(str::as_bytes));
-        field(Some(self.detail.as_bytes()));
-        field(Some(self.prev_hash.as_bytes()));
-        // Into a buffer at once: `hex::encode` goes a character at a time, which showed in the
-        // audit writer's profile.
-        let mut text = [0u8; 64];
-        hex::encode_to_slice(hasher.finalize(), &mut text).expect("32 bytes fill 64 digits");
-        String::from_utf8_lossy(&text).into_owned()
-    }
-}
-
-/// `n` in decimal, written at the end of `buffer`.
-fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &[u8] {
-    let mut at = buffer.len();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buffer[at..];
+            detail: self.detail.get(),
         }
     }
 }
 
-/// `n` in decimal with its sign, as `to_string` writes it.
-fn signed_decimal(n: i64, buffer: &mut [u8; 21]) -> &[u8] {
-    let mut digits = [0u8; 20];
-    let written = decimal(n.unsigned_abs(), &mut digits);
-    let start = buffer.len() - written.len();
-    buffer[start..].copy_from_slice(written);
-    if n < 0 {
-        buffer[start - 1] = b'-';
-        &buffer[start - 1..]
-    } else {
-        &buffer[start..]
-    }
+/// An entry's columns between its position and time and its hashes, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Columns<'a> {
+    pub user_id: Option<i64>,
+    pub username: &'a str,
+    pub org_id: Option<i64>,
+    pub organisation: &'a str,
+    pub country: Option<&'a str>,
+    pub on_behalf_of: Option<&'a str>,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub detail: &'a str,
+}
+
+/// SHA-256 over every column of an entry but its hash, each written with its length so that no
+/// two different entries read the same, numbers in decimal. Nothing is allocated but the
+/// answer: the audit writer hashes every check.
+fn hash(id: i64, at: &str, columns: &Columns<'_>, prev_hash: &str) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |value: Option<&[u8]>| match value {
+        None => hasher.update(b"-;"),
+        Some(text) => {
+            hasher.update(itoa::Buffer::new().format(text.len()));
+            hasher.update(b":");
+            hasher.update(text);
+            hasher.update(b";");
+        }
+    };
+    let (mut id_text, mut user_text, mut org_text) = (
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+    );
+    field(Some(id_text.format(id).as_bytes()));
+    field(Some(at.as_bytes()));
+    field(columns.user_id.map(|n| user_text.format(n).as_bytes()));
+    field(Some(columns.username.as_bytes()));
+    field(columns.org_id.map(|n| org_text.format(n).as_bytes()));
+    field(Some(columns.organisation.as_bytes()));
+    field(columns.country.map(str::as_bytes));
+    field(columns.on_behalf_of.map(str::as_bytes));
+    field(Some(columns.action.as_bytes()));
+    field(columns.target.map(str::as_bytes));
+    field(Some(columns.detail.as_bytes()));
+    field(Some(prev_hash.as_bytes()));
+    // Into a buffer at once: `hex::encode` goes a character at a time, which showed in the
+    // audit writer's profile.
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(hasher.finalize(), &mut text).expect("32 bytes fill 64 digits");
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 impl AuditEntry {
@@ -354,11 +294,9 @@ impl AuditEntry {
         Unchained::from(event).chain(id, &trail_time(at), prev_hash)
     }
 
-    /// The hash the entry's columns give (see `Hashed::hash`).
+    /// The hash the entry's columns give (see [`hash`]).
     pub fn computed_hash(&self) -> String {
-        Hashed {
-            id: self.id,
-            at: &self.at,
+        let columns = Columns {
             user_id: self.user_id,
             username: &self.username,
             org_id: self.org_id,
@@ -368,9 +306,8 @@ impl AuditEntry {
             action: &self.action,
             target: self.target.as_deref(),
             detail: &self.detail,
-            prev_hash: &self.prev_hash,
-        }
-        .hash()
+        };
+        hash(self.id, &self.at, &columns, &self.prev_hash)
     }
 }
 
@@ -604,19 +541,6 @@ mod tests {
         assert_eq!(
             entry.computed_hash(),
             "e247300ec0804caf7adf0e8933a7acbbf1520577d3ebd7d83f1323b190498f45"
-        );
-    }
-
-    #[test]
-    fn numbers_are_hashed_as_to_string_writes_them() {
-        for n in [0, 7, 10, 42, 1_000_000, -1, -907, i64::MAX, i64::MIN] {
-            let mut buffer = [0u8; 21];
-            assert_eq!(signed_decimal(n, &mut buffer), n.to_string().as_bytes());
-        }
-        let mut buffer = [0u8; 20];
-        assert_eq!(
-            decimal(u64::MAX, &mut buffer),
-            u64::MAX.to_string().as_bytes()
         );
     }
 

@@ -1,7 +1,9 @@
 //! Forgetting the change feed's old positions, alike on both backends. Every write of a record
 //! adds a position, so the feed grows by every import; what followers have passed is of no
 //! use. The position up to which it was forgotten is kept in `settings`, so that a follower
-//! that was further behind learns it has missed changes instead of skipping them.
+//! that was further behind learns it has missed changes instead of skipping them. Each node
+//! marks how far it has read (`feed_readers`, by the database's clock), so that none forgets
+//! what a node with a fresh mark has not read.
 
 use crate::{StoreError, StoreResult};
 

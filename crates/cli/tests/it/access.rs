@@ -612,6 +612,9 @@ async fn tamper(db: &std::path::Path, change: &str) {
     sql(db, &format!("{guards} {change}")).await.unwrap();
 }
 
+/// Checks' audit entries wait in the stage for ten minutes, unless something moves them.
+const STAGE_HOLDS: &[(&str, &str)] = &[("ARMSTRACE_AUDIT_MOVE_MS", "600000")];
+
 /// The audit stages beside a SQLite database: files of checks' entries not yet in the trail.
 fn audit_stages(db: &std::path::Path) -> Vec<std::path::PathBuf> {
     let prefix = format!("{}.audit-stage.", db.file_name().unwrap().to_string_lossy());
@@ -631,15 +634,7 @@ async fn checks_answered_before_the_service_is_killed_are_in_the_trail_after() {
     let before = installation.audit_entries();
     // Checks' entries wait in the audit stage for ten minutes instead of 100 ms, so that the
     // kill finds them there.
-    let child = crate::support::armstrace()
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&installation.db)
-        .env("ARMSTRACE_AUDIT_MOVE_MS", "600000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = TestServer::attach(child, installation.token.clone());
+    let mut server = TestServer::start_with_env(&installation, STAGE_HOLDS);
     for serial in ["KIL111", "KIL222", "KIL333"] {
         let (status, _) = server
             .post("/api/v1/checks", json!({ "serial_number": serial }))
@@ -655,6 +650,7 @@ async fn checks_answered_before_the_service_is_killed_are_in_the_trail_after() {
     }
     server.kill();
     // Opening the database (here by `audit verify`) moves what the killed service left.
+    // `audit_entries` also asserts that the chain is intact.
     assert_eq!(installation.audit_entries(), before + 3);
     if !crate::support::on_postgres() {
         assert_eq!(
@@ -662,23 +658,34 @@ async fn checks_answered_before_the_service_is_killed_are_in_the_trail_after() {
             Vec::<std::path::PathBuf>::new()
         );
     }
-    let output = installation.run(&["audit", "verify"]);
-    assert!(output.status.success(), "{output:?}");
+}
+
+#[tokio::test]
+async fn a_running_service_s_checks_reach_the_trail_without_being_asked() {
+    let installation = Installation::new();
+    let before = installation.audit_entries();
+    let server = TestServer::start(&installation);
+    let (status, _) = server
+        .post("/api/v1/checks", json!({ "serial_number": "RUN111" }))
+        .await;
+    assert_eq!(status, 200);
+    // Nothing reads the service's trail: the entry still reaches it, where another process
+    // (here `audit verify`) sees it, within about 100 ms on SQLite.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while installation.audit_entries() != before + 1 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the check's entry never reached the trail"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
 async fn a_service_s_checks_show_in_its_own_trail_at_once_and_in_the_file_when_it_stops() {
     let installation = Installation::new();
     let before = installation.audit_entries();
-    let child = crate::support::armstrace()
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&installation.db)
-        .env("ARMSTRACE_AUDIT_MOVE_MS", "600000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = TestServer::attach(child, installation.token.clone());
+    let server = TestServer::start_with_env(&installation, STAGE_HOLDS);
     let (status, _) = server
         .post("/api/v1/checks", json!({ "serial_number": "OWN111" }))
         .await;

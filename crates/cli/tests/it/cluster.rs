@@ -42,6 +42,13 @@ fn serial(i: usize) -> String {
     format!("{letter}Q{letter}{:05}", 20_000 + i * 3_217)
 }
 
+/// Records a French firearm `record_id` with serial `serial(n)` through `node` as `token`.
+async fn record_fr(node: &TestServer, token: &str, record_id: &str, n: usize) -> (u16, Value) {
+    let firearm = record("FR", record_id, &serial(n));
+    node.as_user(token, Method::POST, "/api/v1/firearms", Some(firearm))
+        .await
+}
+
 async fn check(server: &TestServer, token: &str, serial: &str) -> Value {
     let (status, answer) = server
         .as_user(
@@ -81,14 +88,7 @@ async fn a_record_written_through_one_node_is_found_by_checks_on_the_other() {
     let most = Duration::from_secs(30);
 
     // Created through A, found on B.
-    let (status, created) = a
-        .as_user(
-            &w.ncb_fr,
-            Method::POST,
-            "/api/v1/firearms",
-            Some(record("FR", "FR-NODE-1", &serial(1))),
-        )
-        .await;
+    let (status, created) = record_fr(&a, &w.ncb_fr, "FR-NODE-1", 1).await;
     assert_eq!(status, 201, "{created}");
     assert!(found_within(&b, &w.berlin, &serial(1), most).await);
 
@@ -154,14 +154,7 @@ async fn a_hit_made_on_one_node_reaches_a_live_stream_on_the_other() {
     let w = world();
     let a = TestServer::start(&w.installation);
     let b = TestServer::start(&w.installation);
-    let (status, _) = a
-        .as_user(
-            &w.ncb_fr,
-            Method::POST,
-            "/api/v1/firearms",
-            Some(record("FR", "FR-SSE-NODE", &serial(3))),
-        )
-        .await;
+    let (status, _) = record_fr(&a, &w.ncb_fr, "FR-SSE-NODE", 3).await;
     assert_eq!(status, 201);
     let mut stream = b
         .client
@@ -200,14 +193,7 @@ async fn each_delivery_is_sent_once_across_the_nodes_and_survives_a_killed_node(
 
     // Both nodes' senders race for the same outbox: every delivery arrives exactly once.
     for i in 0..20 {
-        let (status, _) = a
-            .as_user(
-                &w.ncb_fr,
-                Method::POST,
-                "/api/v1/firearms",
-                Some(record("FR", &format!("FR-ONCE-{i}"), &serial(100 + i))),
-            )
-            .await;
+        let (status, _) = record_fr(&a, &w.ncb_fr, &format!("FR-ONCE-{i}"), 100 + i).await;
         assert_eq!(status, 201);
     }
     // Node B has followed the records before it checks them (that check is a hit too: 21
@@ -239,14 +225,7 @@ async fn each_delivery_is_sent_once_across_the_nodes_and_survives_a_killed_node(
     );
     a.register_webhook(&w.ncb_fr, &slow.url()).await;
     for i in 0..10 {
-        let (status, _) = a
-            .as_user(
-                &w.ncb_fr,
-                Method::POST,
-                "/api/v1/firearms",
-                Some(record("FR", &format!("FR-KILL-{i}"), &serial(200 + i))),
-            )
-            .await;
+        let (status, _) = record_fr(&a, &w.ncb_fr, &format!("FR-KILL-{i}"), 200 + i).await;
         assert_eq!(status, 201);
         check(&a, &w.berlin, &serial(200 + i)).await;
     }
@@ -281,14 +260,9 @@ async fn the_audit_chain_stays_one_chain_under_writes_from_both_nodes() {
         let node = if i % 2 == 0 { &b } else { &a };
         let token = w.ncb_fr.clone();
         async move {
-            node.as_user(
-                &token,
-                Method::POST,
-                "/api/v1/firearms",
-                Some(record("FR", &format!("FR-AUDIT-{i}"), &serial(400 + i))),
-            )
-            .await
-            .0
+            record_fr(node, &token, &format!("FR-AUDIT-{i}"), 400 + i)
+                .await
+                .0
         }
     });
     assert!(
@@ -347,14 +321,7 @@ async fn long_reads_go_to_a_read_replica() {
     assert!(imported.status.success(), "{imported:?}");
     let replica = w.installation.pg_copy();
     let server = TestServer::start_with(&w.installation, &["--db-read-replica", &replica.url]);
-    let (status, created) = server
-        .as_user(
-            &w.ncb_fr,
-            Method::POST,
-            "/api/v1/firearms",
-            Some(record("FR", "FR-REPLICA-1", &serial(500))),
-        )
-        .await;
+    let (status, created) = record_fr(&server, &w.ncb_fr, "FR-REPLICA-1", 500).await;
     assert_eq!(status, 201);
     // A list is a long read: the replica answers it, without the record written since.
     let (status, page) = server
@@ -389,14 +356,7 @@ async fn a_node_cut_off_from_the_database_catches_up_from_the_feed() {
     let w = world();
     let a = TestServer::start(&w.installation);
     let b = TestServer::start(&w.installation);
-    let (status, _) = a
-        .as_user(
-            &w.ncb_fr,
-            Method::POST,
-            "/api/v1/firearms",
-            Some(record("FR", "FR-CUT-0", &serial(600))),
-        )
-        .await;
+    let (status, _) = record_fr(&a, &w.ncb_fr, "FR-CUT-0", 600).await;
     assert_eq!(status, 201);
     assert!(found_within(&b, &w.berlin, &serial(600), Duration::from_secs(30)).await);
     if on_postgres() {
@@ -418,14 +378,7 @@ async fn a_node_cut_off_from_the_database_catches_up_from_the_feed() {
     for i in 1..=5 {
         let until = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let (status, _) = a
-                .as_user(
-                    &w.ncb_fr,
-                    Method::POST,
-                    "/api/v1/firearms",
-                    Some(record("FR", &format!("FR-CUT-{i}"), &serial(600 + i))),
-                )
-                .await;
+            let (status, _) = record_fr(&a, &w.ncb_fr, &format!("FR-CUT-{i}"), 600 + i).await;
             // A request caught by the cut fails once; the node reconnects for the next.
             if status == 201 || status == 409 {
                 break;
@@ -506,14 +459,7 @@ async fn a_node_behind_the_forgotten_part_of_the_feed_stops_and_a_restart_catche
     );
     let mut b = TestServer::start_watched(&w.installation, &["--follow-ms", "3000"]);
     for i in 0..3 {
-        let (status, _) = a
-            .as_user(
-                &w.ncb_fr,
-                Method::POST,
-                "/api/v1/firearms",
-                Some(record("FR", &format!("FR-PRUNE-{i}"), &serial(700 + i))),
-            )
-            .await;
+        let (status, _) = record_fr(&a, &w.ncb_fr, &format!("FR-PRUNE-{i}"), 700 + i).await;
         assert_eq!(status, 201);
     }
     let (succeeded, stderr) = b
@@ -550,16 +496,9 @@ async fn a_slow_node_whose_mark_is_fresh_is_waited_for_and_not_cut_off() {
             "20",
         ],
     );
-    let create = |label: &'static str, n: usize| {
-        a.as_user(
-            &w.ncb_fr,
-            Method::POST,
-            "/api/v1/firearms",
-            Some(record("FR", &format!("FR-{label}-{n}"), &serial(800 + n))),
-        )
-    };
     for n in 0..2 {
-        assert_eq!(create("EARLY", n).await.0, 201);
+        let (status, _) = record_fr(&a, &w.ncb_fr, &format!("FR-EARLY-{n}"), 800 + n).await;
+        assert_eq!(status, 201);
     }
     // A forgets all but the newest position once it has read them.
     let head = store.feed_head().await.unwrap();
@@ -569,7 +508,8 @@ async fn a_slow_node_whose_mark_is_fresh_is_waited_for_and_not_cut_off() {
     // Node B starts at the head and looks at the feed only every 3 s.
     let mut b = TestServer::start_watched(&w.installation, &["--follow-ms", "3000"]);
     for n in 2..5 {
-        assert_eq!(create("LATE", n).await.0, 201);
+        let (status, _) = record_fr(&a, &w.ncb_fr, &format!("FR-LATE-{n}"), 800 + n).await;
+        assert_eq!(status, 201);
     }
     // A goes as far as B's mark, where B started, and no further.
     assert!(pruned_to_within(store.as_ref(), head, Duration::from_secs(30)).await);

@@ -340,20 +340,31 @@ impl TestServer {
 
     /// Starts `serve` with extra options.
     pub fn start_with(installation: &Installation, options: &[&str]) -> Self {
-        Self::spawn(installation, options, Stdio::null())
+        Self::spawn(installation, options, &[], Stdio::null())
+    }
+
+    /// Starts `serve` with extra environment variables.
+    pub fn start_with_env(installation: &Installation, env: &[(&str, &str)]) -> Self {
+        Self::spawn(installation, &[], env, Stdio::null())
     }
 
     /// Starts `serve` with extra options, keeping what it writes to stderr for
     /// [`TestServer::exit_within`].
     pub fn start_watched(installation: &Installation, options: &[&str]) -> Self {
-        Self::spawn(installation, options, Stdio::piped())
+        Self::spawn(installation, options, &[], Stdio::piped())
     }
 
-    fn spawn(installation: &Installation, options: &[&str], stderr: Stdio) -> Self {
+    fn spawn(
+        installation: &Installation,
+        options: &[&str],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Self {
         let child = armstrace()
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(&installation.db)
             .args(options)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

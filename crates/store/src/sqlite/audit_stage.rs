@@ -6,9 +6,9 @@
 //! appends the entries of a group of checks to a file of its own, one line of JSON each, and
 //! answers the checks once the file has them: a crash of the process loses nothing that was
 //! answered, as with a WAL commit without a sync. Once the oldest has waited 100 ms, or 4,096
-//! wait, the writer moves them into `audit_log`, chained, 64 to a transaction between groups of
-//! checks; each transaction also records in `settings` the last line moved. Whenever no check
-//! waits for the writer, it moves them sooner. Once all are moved it empties the file.
+//! wait, the writer moves them into `audit_log`, chained, 64 to a transaction: at once when no
+//! check waits for it, otherwise one step between groups of checks. Each transaction also
+//! records in `settings` the last line moved. Once all are moved it empties the file.
 //!
 //! Each process writes its own file, `<database>.audit-stage.<name>`, and holds a lock on it
 //! while it runs. Opening the store moves what a process that ended without moving its lines
@@ -192,12 +192,10 @@ impl Stage {
     /// Moves what waits, then removes the file and its record: the process is done with it.
     /// On an error the file stays, for the next opening to move.
     pub(super) fn finish(mut self, conn: &mut rusqlite::Connection) {
-        let finished = self.move_all(conn).and_then(|()| {
-            std::fs::remove_file(&self.path)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            conn.execute("DELETE FROM settings WHERE key = ?1", [&self.key])
-                .map(drop)
-        });
+        let finished = self
+            .move_all(conn)
+            .map_err(StoreError::from)
+            .and_then(|()| forget(conn, &self.path, &self.key));
         if let Err(error) = finished {
             tracing::error!(%error, file = %self.path.display(),
                 "the audit stage was left for the next opening to move");
@@ -229,34 +227,32 @@ pub(super) fn chain_in<'a>(
     for (at, event) in entries {
         id += 1;
         let hash = event.hash_at(id, at, &prev);
-        let (
-            user_id,
-            username,
-            org_id,
-            organisation,
-            country,
-            on_behalf_of,
-            action,
-            target,
-            detail,
-        ) = event.columns();
+        let c = event.columns();
         insert.execute(rusqlite::params![
             id,
             at,
-            user_id,
-            username,
-            org_id,
-            organisation,
-            country,
-            on_behalf_of,
-            action,
-            target,
-            detail,
+            c.user_id,
+            c.username,
+            c.org_id,
+            c.organisation,
+            c.country,
+            c.on_behalf_of,
+            c.action,
+            c.target,
+            c.detail,
             prev,
             hash,
         ])?;
         prev = hash;
     }
+    Ok(())
+}
+
+/// Removes a stage file whose entries are all in the trail, then its record (`key`); a record
+/// left without its file is harmless.
+fn forget(conn: &rusqlite::Connection, path: &Path, key: &str) -> StoreResult<()> {
+    std::fs::remove_file(path).map_err(io_error(path))?;
+    conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
     Ok(())
 }
 
@@ -373,8 +369,7 @@ fn recover_one(conn: &mut rusqlite::Connection, path: &Path) -> StoreResult<u64>
         tracing::warn!(file = %path.display(), bytes = torn,
             "the audit stage ended in a line torn in mid-write; it was never answered, and is left out");
     }
-    std::fs::remove_file(path).map_err(io_error(path))?;
-    conn.execute("DELETE FROM settings WHERE key = ?1", [&key])?;
+    forget(conn, path, &key)?;
     if !pending.is_empty() {
         tracing::info!(file = %path.display(), entries = pending.len(),
             "moved checks' audit entries a stopped process had left into the trail");

@@ -102,9 +102,8 @@ impl AuditWriter {
 
     /// Appends `events`, reads the live or deleted records `reads` names, makes `hits` with
     /// their notifications and deliveries, and returns the records and the hits' ids once all
-    /// of it is committed.
-    /// `events` of checks may wait in the stage (see `audit_stage.rs`); others (`checks` false)
-    /// are committed with whatever waits there first.
+    /// of it is kept. The entries of checks (`checks`) that make no hit are kept by writing them
+    /// to the stage (see `audit_stage.rs`); any others are committed after whatever waits there.
     pub(super) async fn record(
         &self,
         events: Vec<AuditEvent>,
@@ -114,7 +113,8 @@ impl AuditWriter {
     ) -> StoreResult<RecordedCheck> {
         // Written out here, on the request's thread.
         let events: Vec<Unchained> = events.iter().map(Unchained::from).collect();
-        let written = if checks && hits.is_empty() {
+        let stage = checks && hits.is_empty();
+        let written = if stage {
             events
                 .iter()
                 .map(|event| {
@@ -124,14 +124,14 @@ impl AuditWriter {
         } else {
             Vec::new()
         };
-        self.send(events, written, checks, reads, hits).await
+        self.send(events, written, stage, reads, hits).await
     }
 
     async fn send(
         &self,
         events: Vec<Unchained>,
         written: Vec<String>,
-        checks: bool,
+        stage: bool,
         reads: Vec<FirearmId>,
         hits: Vec<NewHit>,
     ) -> StoreResult<RecordedCheck> {
@@ -141,7 +141,7 @@ impl AuditWriter {
             .as_ref()
             .ok_or_else(stopped)?
             .send(Job {
-                stage: checks && hits.is_empty(),
+                stage,
                 events,
                 written,
                 reads,
@@ -210,7 +210,7 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Op
                 }
             }
         }
-        // A step between groups once entries are due; sooner whenever no check waits (above).
+        // Once entries are due, a step between groups; when no check waits, at once (above).
         if stage.as_ref().is_some_and(Stage::due) {
             move_staged(&mut conn, &mut stage, false);
         }
