@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A clean clone gains nothing from incremental compilation, which would double the build's size
+# on disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+step "disk free where the build goes"
+df -h . | tail -n 1
+
 # The browser tests drive Debian's Chromium through ChromeDriver.
 if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
     step "installing chromium and chromium-driver (Debian packages) for the browser tests"
@@ -43,3 +49,6 @@ cargo test --workspace --locked
 step "the end-to-end suite again, on PostgreSQL"
 # --workspace as above, so that nothing is built again with other features.
 ARMSTRACE_TEST_BACKEND=postgres cargo test --workspace --locked --test it
+
+step "size of the build"
+du -sh target 2>/dev/null || true
