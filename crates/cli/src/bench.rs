@@ -91,6 +91,10 @@ enum BenchKind {
         /// pair of runs on a shared machine can be several points off.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
         rounds: u32,
+        /// Entries in the audit trail before the measurement starts, as a running service's
+        /// trail holds millions: checks' entries like the bench's own.
+        #[arg(long, default_value_t = 0)]
+        trail: u64,
     },
 }
 
@@ -110,6 +114,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             pg,
             nodes,
             rounds,
+            trail,
         } => {
             storage::bench_api(storage::ApiBench {
                 records,
@@ -121,6 +126,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 pg,
                 nodes,
                 rounds: rounds as usize,
+                trail,
             })
             .await
         }

@@ -138,6 +138,43 @@ pub async fn bench_import(records: u64, seed: u64, pg: Option<&str>) -> anyhow::
     db.remove().await
 }
 
+/// Appends `entries` check entries by `actor` to the trail, as many checks would have left
+/// them, so that the measurement runs against a trail of a running service's size.
+async fn fill_trail(
+    store: &dyn Store,
+    actor: &armstrace_core::Actor,
+    entries: u64,
+) -> anyhow::Result<()> {
+    const BATCH: u64 = 10_000;
+    if entries == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut written = 0;
+    while written < entries {
+        let events: Vec<_> = (written..(written + BATCH).min(entries))
+            .map(|n| {
+                armstrace_store::audit::AuditEvent::new(actor, "check").detail(serde_json::json!({
+                    "check_id": format!("fill-{n}"),
+                    "serial_number": format!("FILL{n:08}"),
+                    "make": null,
+                    "matches": 0,
+                    "hits": [],
+                }))
+            })
+            .collect();
+        store.append_audit(&events).await?;
+        written += events.len() as u64;
+        if written % 500_000 == 0 || written == entries {
+            println!(
+                "  the trail holds {written} entries ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// What the API benchmark asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Route {
@@ -162,6 +199,8 @@ pub struct ApiBench {
     pub nodes: usize,
     /// Times the measurement runs (see `--rounds`).
     pub rounds: usize,
+    /// Entries written to the trail before the measurement (see `--trail`).
+    pub trail: u64,
 }
 
 pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
@@ -175,6 +214,7 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
         pg,
         nodes,
         rounds,
+        trail,
     } = bench;
     let nodes = nodes.max(1);
     let dir = tempfile_dir()?;
@@ -196,6 +236,7 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
             Some(chrono::Utc::now() + chrono::Duration::days(1)),
         )
         .await?;
+    fill_trail(store.as_ref(), &actor, trail).await?;
     let reference = ReferenceTable::load(store.as_ref()).await?;
     // Each node has an index of its own, as a separate process would.
     let mut indexes = Vec::new();

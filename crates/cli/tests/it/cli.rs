@@ -281,3 +281,42 @@ fn a_command_on_a_database_without_an_installation_says_how_to_make_one() {
         );
     }
 }
+
+#[test]
+fn the_check_benchmark_fills_the_trail_before_it_measures_what_the_trail_costs() {
+    // 25,000 entries: two whole batches of the filling and a part of one.
+    let output = armstrace()
+        .args([
+            "bench",
+            "api",
+            "--route",
+            "check",
+            "--records",
+            "300",
+            "--requests",
+            "300",
+            "--concurrency",
+            "4",
+            "--trail",
+            "25000",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let filled = stdout
+        .find("the trail holds 25000 entries")
+        .expect("the filling reports where it stands");
+    let measured = stdout
+        .find("the audit trail costs")
+        .expect("the trail's cost is printed");
+    assert!(filled < measured, "the trail is filled first: {stdout}");
+    assert!(
+        stdout.contains("POST /api/v1/checks (audited): 300 requests"),
+        "{stdout}"
+    );
+}
