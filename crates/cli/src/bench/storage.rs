@@ -138,10 +138,11 @@ pub async fn bench_import(records: u64, seed: u64, pg: Option<&str>) -> anyhow::
     db.remove().await
 }
 
-/// Appends `entries` check entries by `actor` to the trail, as many checks would have left
-/// them, so that the measurement runs against a trail of a running service's size.
+/// Appends `entries` check entries by `actor` to the trail, as checks that found nothing would
+/// have left them, so that the measurement runs against a trail of a running service's size;
+/// then confirms that the trail ends with them.
 async fn fill_trail(
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     actor: &armstrace_core::Actor,
     entries: u64,
 ) -> anyhow::Result<()> {
@@ -149,29 +150,60 @@ async fn fill_trail(
     if entries == 0 {
         return Ok(());
     }
+    // The entry a check writes, from the code that writes it.
+    let audit = armstrace_server::checking::CheckAudit {
+        log: AuditLog::discarding(store.clone()),
+        who: actor.into(),
+        on_behalf_of: None,
+        policy: armstrace_server::hits::HitPolicy::default(),
+        operation: None,
+    };
+    let nothing = armstrace_matcher::CheckOutcome {
+        matches: Vec::new(),
+        total: 0,
+        equally_close: 0,
+    };
     let started = Instant::now();
     let mut written = 0;
     while written < entries {
         let events: Vec<_> = (written..(written + BATCH).min(entries))
             .map(|n| {
-                armstrace_store::audit::AuditEvent::new(actor, "check").detail(serde_json::json!({
-                    "check_id": format!("fill-{n}"),
-                    "serial_number": format!("FILL{n:08}"),
-                    "make": null,
-                    "matches": 0,
-                    "hits": [],
-                }))
+                let mut detail = serde_json::Map::new();
+                detail.insert("check_id".into(), format!("fill-{n}").into());
+                audit.event(&format!("FILL{n:08}"), None, Ok(&nothing), detail)
             })
             .collect();
         store.append_audit(&events).await?;
         written += events.len() as u64;
-        if written % 500_000 == 0 || written == entries {
+        if written % 500_000 == 0 && written < entries {
             println!(
                 "  the trail holds {written} entries ({:.0} s)",
                 started.elapsed().as_secs_f64()
             );
         }
     }
+    // No check ran before: the trail's checks are the ones just written, numbered in a row.
+    let checks = armstrace_store::audit::AuditFilter {
+        action: Some("check".into()),
+        ..Default::default()
+    };
+    let first = store.audit_entries(&checks, None, 1).await?;
+    let last = match first.first() {
+        Some(first) => {
+            store
+                .audit_entries(&checks, Some(first.id + entries as i64 - 2), 2)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    anyhow::ensure!(
+        matches!((first.first(), last.as_slice()), (Some(f), [l]) if l.id == f.id + entries as i64 - 1),
+        "the trail does not end with the {entries} entries just written"
+    );
+    println!(
+        "  the trail holds {entries} entries ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -236,7 +268,7 @@ pub async fn bench_api(bench: ApiBench) -> anyhow::Result<()> {
             Some(chrono::Utc::now() + chrono::Duration::days(1)),
         )
         .await?;
-    fill_trail(store.as_ref(), &actor, trail).await?;
+    fill_trail(&store, &actor, trail).await?;
     let reference = ReferenceTable::load(store.as_ref()).await?;
     // Each node has an index of its own, as a separate process would.
     let mut indexes = Vec::new();
