@@ -328,6 +328,74 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// Which organisation's entries one pass over the trail keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Any organisation's, or none's.
+    Everyone,
+    /// This organisation's, read through the index on (organisation, id).
+    Org(i64),
+    /// Entries of no organisation (sign-ins under unknown names, the installation's own), read
+    /// through the same index.
+    NoOrg,
+}
+
+/// How a filtered read finds its entries. The trail has one index besides its ids, on
+/// (organisation, id): every check's entry pays for each index it is in, and checks are most of
+/// the trail. A country's entries are its organisations' (an organisation's country never
+/// changes), and a user's are their organisation's or, for a name nobody has, no
+/// organisation's; each such part is read in id order through the index, and the parts are
+/// merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan<'a> {
+    /// One pass, in id order.
+    One(Scope),
+    /// Each organisation of the country apart.
+    Country(CountryCode),
+    /// The organisation of the user of this name (if one has it), and entries of none.
+    User(&'a str),
+}
+
+impl AuditFilter {
+    /// How to read the entries this filter keeps.
+    pub(crate) fn plan(&self) -> Plan<'_> {
+        match (self.org_id, self.country, &self.username) {
+            (Some(org), _, _) => Plan::One(Scope::Org(org)),
+            (None, Some(country), _) => Plan::Country(country),
+            (None, None, Some(username)) => Plan::User(username),
+            (None, None, None) => Plan::One(Scope::Everyone),
+        }
+    }
+}
+
+/// The first `limit` entries of `scopes` together, in id order: each scope's own first `limit`
+/// (read by `read`, in id order) hold them all.
+pub(crate) async fn merged<F, Fut>(
+    scopes: impl IntoIterator<Item = Scope>,
+    limit: u32,
+    mut read: F,
+) -> StoreResult<Vec<AuditEntry>>
+where
+    F: FnMut(Scope) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Vec<AuditEntry>>>,
+{
+    let mut scopes = scopes.into_iter();
+    let Some(first) = scopes.next() else {
+        return Ok(Vec::new());
+    };
+    let mut entries = read(first).await?;
+    let mut apart = false;
+    for scope in scopes {
+        entries.extend(read(scope).await?);
+        apart = true;
+    }
+    if apart {
+        entries.sort_unstable_by_key(|entry| entry.id);
+        entries.truncate(limit as usize);
+    }
+    Ok(entries)
+}
+
 /// Where and how a chain is broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {

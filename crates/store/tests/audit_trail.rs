@@ -154,3 +154,170 @@ async fn the_journal_is_copied_back_into_the_file_while_the_store_runs() {
     let report = verify_chain(store.audit_chain(), None).await.unwrap();
     assert_eq!((report.entries, report.broken), (2000, None));
 }
+
+/// Which entries a filter should keep, said by the entry's own columns.
+type Keeps = Box<dyn Fn(&armstrace_store::audit::AuditEntry) -> bool>;
+
+both!(filtered_reads_find_exactly_the_entries_of_a_country_a_user_or_an_organisation);
+
+/// The trail is indexed by organisation only: a country's entries are merged from its
+/// organisations', a user's from their organisation's and from entries of no organisation. Each
+/// filter, read a few entries at a time, must give exactly what filtering the whole trail by
+/// its columns gives.
+async fn filtered_reads_find_exactly_the_entries_of_a_country_a_user_or_an_organisation(
+    backend: Backend,
+) {
+    let (db, store) = common::fresh(backend).await;
+    // Checks pay for every index the trail has: it keeps one, on (organisation, id).
+    let indexes: Vec<String> = match backend {
+        Backend::Sqlite => rusqlite::Connection::open(&db.url)
+            .unwrap()
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log'",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap(),
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit_log' AND indexname <> 'audit_log_pkey'")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(indexes, ["audit_by_org"]);
+    let by = AuditWho::installation();
+    let mut actors = Vec::new();
+    for (name, kind, country, user) in [
+        ("Secretariat", OrgKind::Secretariat, None, "sec"),
+        ("NCB France", OrgKind::Ncb, Some("FR"), "fr-ncb"),
+        ("Police France", OrgKind::Police, Some("FR"), "fr-police"),
+        ("NCB Germany", OrgKind::Ncb, Some("DE"), "de-ncb"),
+        ("Customs France", OrgKind::Customs, Some("FR"), "fr-customs"),
+    ] {
+        let country = country.map(|c| armstrace_core::CountryCode::parse(c).unwrap());
+        let org = store
+            .create_organisation(&by, name, kind, country, OrgState::Approved)
+            .await
+            .unwrap();
+        store
+            .create_user(&by, org.id, user, None, Permissions::all())
+            .await
+            .unwrap();
+        actors.push(store.actor_for_user(user).await.unwrap().unwrap());
+    }
+    // Interleaved: checks through the check path, other actions directly, and sign-ins under
+    // a name nobody has.
+    for round in 0..7 {
+        for (n, actor) in actors.iter().enumerate() {
+            if (round + n) % 3 == 0 {
+                let event = AuditEvent::new(actor, "check")
+                    .detail(json!({ "serial_number": format!("S{round}-{n}") }));
+                store
+                    .record_check(vec![event], Vec::new(), Vec::new())
+                    .await
+                    .unwrap();
+            } else {
+                store
+                    .append_audit(&[AuditEvent::new(actor, "record.update")])
+                    .await
+                    .unwrap();
+            }
+        }
+        if round % 2 == 0 {
+            store
+                .append_audit(&[AuditEvent::new(
+                    AuditWho::unknown("ghost"),
+                    "signin.failure",
+                )])
+                .await
+                .unwrap();
+        }
+    }
+    let all = store
+        .audit_entries(&AuditFilter::default(), None, 10_000)
+        .await
+        .unwrap();
+    let fr = Some("FR".to_string());
+    let filters: Vec<(AuditFilter, Keeps)> = vec![
+        (
+            AuditFilter {
+                country: armstrace_core::CountryCode::parse("FR").ok(),
+                ..Default::default()
+            },
+            Box::new(move |e| e.country == fr),
+        ),
+        (
+            AuditFilter {
+                country: armstrace_core::CountryCode::parse("DE").ok(),
+                action: Some("check".into()),
+                ..Default::default()
+            },
+            Box::new(|e| e.country.as_deref() == Some("DE") && e.action == "check"),
+        ),
+        (
+            AuditFilter {
+                username: Some("fr-police".into()),
+                ..Default::default()
+            },
+            Box::new(|e| e.username == "fr-police"),
+        ),
+        (
+            AuditFilter {
+                username: Some("ghost".into()),
+                ..Default::default()
+            },
+            Box::new(|e| e.username == "ghost"),
+        ),
+        (
+            AuditFilter {
+                username: Some("(installation)".into()),
+                action: Some("org.".into()),
+                ..Default::default()
+            },
+            Box::new(|e| e.username == "(installation)" && e.action.starts_with("org.")),
+        ),
+        (
+            AuditFilter {
+                org_id: Some(actors[4].org_id),
+                ..Default::default()
+            },
+            Box::new(|e| e.organisation == "Customs France"),
+        ),
+        (
+            AuditFilter {
+                username: Some("nobody-at-all".into()),
+                ..Default::default()
+            },
+            Box::new(|_| false),
+        ),
+    ];
+    for (filter, keeps) in filters {
+        let expected: Vec<i64> = all.iter().filter(|e| keeps(e)).map(|e| e.id).collect();
+        // Three at a time, so that pages end inside the merged parts.
+        let mut read = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.audit_entries(&filter, after, 3).await.unwrap();
+            assert!(page.len() <= 3, "{filter:?}");
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            read.extend(page.iter().map(|e| e.id));
+        }
+        assert_eq!(read, expected, "{filter:?}");
+    }
+    // The filters above each keep something, but the last.
+    assert!(
+        all.iter()
+            .any(|e| e.username == "ghost" && e.org_id.is_none())
+    );
+    assert!(
+        all.iter()
+            .filter(|e| e.country.as_deref() == Some("FR"))
+            .count()
+            > 20
+    );
+}

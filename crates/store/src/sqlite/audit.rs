@@ -7,7 +7,7 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::StoreResult;
-use crate::audit::{AuditEntry, AuditEvent, AuditFilter, GENESIS};
+use crate::audit::{AuditEntry, AuditEvent, AuditFilter, GENESIS, Plan, Scope, merged};
 
 /// Entries per insert: thirteen values a row stay well under SQLite's bound-parameter limit.
 const ROWS_PER_INSERT: usize = 500;
@@ -98,16 +98,62 @@ fn entry_from_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
     })
 }
 
-/// Entries matching `filter` after entry `after`, oldest first.
+/// Entries matching `filter` after entry `after`, oldest first (see [`Plan`]).
 pub(super) async fn entries(
     pool: &SqlitePool,
     filter: &AuditFilter,
     after: Option<i64>,
     limit: u32,
 ) -> StoreResult<Vec<AuditEntry>> {
+    let scopes = match filter.plan() {
+        Plan::One(scope) => vec![scope],
+        Plan::Country(country) => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM organisations WHERE country = ? ORDER BY id",
+        )
+        .bind(country.as_str())
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(Scope::Org)
+        .collect(),
+        Plan::User(username) => {
+            let org: Option<i64> =
+                sqlx::query_scalar("SELECT org_id FROM users WHERE username = ?")
+                    .bind(username)
+                    .fetch_optional(pool)
+                    .await?;
+            org.map(Scope::Org)
+                .into_iter()
+                .chain([Scope::NoOrg])
+                .collect()
+        }
+    };
+    merged(scopes, limit, |scope| {
+        page(pool, filter, scope, after, limit)
+    })
+    .await
+}
+
+/// Entries of `scope` matching `filter` after entry `after`, oldest first.
+async fn page(
+    pool: &SqlitePool,
+    filter: &AuditFilter,
+    scope: Scope,
+    after: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
     let mut query =
         QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit_log WHERE id > "));
     query.push_bind(after.unwrap_or(0));
+    match scope {
+        Scope::Everyone => {}
+        Scope::Org(org_id) => {
+            query.push(" AND org_id = ").push_bind(org_id);
+        }
+        Scope::NoOrg => {
+            query.push(" AND org_id IS NULL");
+        }
+    }
     if let Some(username) = &filter.username {
         query.push(" AND username = ").push_bind(username.clone());
     }

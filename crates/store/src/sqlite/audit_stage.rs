@@ -1,6 +1,6 @@
 //! Where a check's audit entry waits, on SQLite, before it takes its place in the chain.
 //!
-//! Committing a group of checks' entries to `audit_log` (the table, its three indexes and the
+//! Committing a group of checks' entries to `audit_log` (the table, its indexes and the
 //! journal frames of every page they touch) was the whole of what the trail cost a check: the
 //! writer's commit took about 6 µs per check, and every check waited for it. Here the writer
 //! appends the entries of a group of checks to a file of its own, one line of JSON each, and
