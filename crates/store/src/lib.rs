@@ -324,7 +324,7 @@ pub trait Store: Send + Sync + 'static {
     /// ones too, in no particular order; ids that name nothing are skipped), in one
     /// transaction. Returns once the entries are kept: committed, or, on SQLite, for checks
     /// that make no hit, written to the process's audit stage, from which they are chained
-    /// into the trail within about 100 ms and before any reading of it in the process. A
+    /// into the trail within about 120 ms and before any reading of it in the process. A
     /// check is answered only when nothing can lose its entry.
     async fn record_check(
         &self,

@@ -6,7 +6,8 @@
 //! connection whose cache its own commits leave warm: a group of checks costs one hand-off in
 //! and one out, and the transaction (read the chain's end, insert, read the hits, commit) runs
 //! without leaving the thread. A group of checks that makes no hit writes its entries to the
-//! stage (`audit_stage.rs`) instead, and reads the records without a write transaction.
+//! stage (`audit_stage.rs`) instead, and reads the records inside the stage's open move, if
+//! one is, or in a read transaction.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -16,7 +17,7 @@ use tokio::sync::oneshot;
 
 use armstrace_core::{Firearm, FirearmId};
 
-use super::audit_stage::{MOVE_STEP, Stage, chain_in};
+use super::audit_stage::{SLICE, Stage, chain_in};
 use crate::audit::{AuditEvent, Unchained, trail_time};
 use crate::hits::{
     INSERT_NOTIFICATION, NewHit, QUEUE_EMAIL, QUEUE_WEBHOOKS, RECIPIENTS, RECORD_FACTS,
@@ -158,21 +159,39 @@ impl AuditWriter {
 
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Option<Stage>) {
     loop {
-        let waiting = stage.as_ref().and_then(Stage::due_in);
-        let first = match waiting {
-            None => match queue.recv() {
-                Ok(job) => job,
-                Err(mpsc::RecvError) => break,
-            },
-            Some(left) => match queue.recv_timeout(left) {
-                Ok(job) => job,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    move_staged(&mut conn, &mut stage, false);
+        // While no check waits: a slice of what is due, or the open move's commit once it is
+        // due, or sleep until either is.
+        let next = match stage.as_mut() {
+            Some(stage) if stage.movable() => match queue.try_recv() {
+                Ok(job) => Ok(job),
+                Err(mpsc::TryRecvError::Empty) => {
+                    step(&mut conn, stage);
+                    if stage.commit_due() {
+                        commit_move(&mut conn, stage);
+                    }
                     continue;
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Disconnected) => Err(()),
             },
+            Some(stage) if stage.moving() => match queue.recv_timeout(stage.commit_in()) {
+                Ok(job) => Ok(job),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    commit_move(&mut conn, stage);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+            },
+            Some(stage) => match stage.due_in() {
+                Some(left) => match queue.recv_timeout(left) {
+                    Ok(job) => Ok(job),
+                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
+                },
+                None => queue.recv().map_err(drop),
+            },
+            None => queue.recv().map_err(drop),
         };
+        let Ok(first) = next else { break };
         let mut entries = first.events.len();
         let mut jobs = vec![first];
         while entries < MAX_GROUP {
@@ -192,10 +211,20 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Op
             }
             None => false,
         };
-        if !staged {
+        if !staged && let Some(waiting) = stage.as_mut() {
             // Whatever waits goes first, so that the chain keeps the order of the answers.
-            move_staged(&mut conn, &mut stage, true);
+            if let Err(error) = waiting.move_all(&mut conn) {
+                // They stay in the stage (and its file), and these entries may not go
+                // before them.
+                tracing::error!(%error, "moving checks' audit entries into the trail failed");
+                let cause = format!("moving the audit stage into the trail: {error}");
+                for job in jobs {
+                    let _ = job.done.send(Err(cause.clone()));
+                }
+                continue;
+            }
         }
+        // A group that only reads does so inside the open move, if one is.
         match commit_group(&mut conn, &mut jobs) {
             Ok(hits) => {
                 for (job, hits) in jobs.into_iter().zip(hits) {
@@ -210,13 +239,34 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Op
                 }
             }
         }
-        // Once entries are due, a step between groups; when no check waits, at once (above).
-        if stage.as_ref().is_some_and(Stage::due) {
-            move_staged(&mut conn, &mut stage, false);
+        // Between groups: a slice of what is due, and the open move's commit once it is due.
+        if let Some(stage) = stage.as_mut() {
+            if stage.movable() {
+                step(&mut conn, stage);
+            }
+            if stage.commit_due() {
+                commit_move(&mut conn, stage);
+            }
         }
     }
     if let Some(stage) = stage {
         stage.finish(&mut conn);
+    }
+}
+
+/// Inserts a slice of what waits in the stage into the open move.
+fn step(conn: &mut rusqlite::Connection, stage: &mut Stage) {
+    if let Err(error) = stage.slice(conn, SLICE) {
+        // They stay in the stage (and its file) for the next try.
+        tracing::error!(%error, "moving checks' audit entries into the trail failed");
+    }
+}
+
+/// Commits the open move.
+fn commit_move(conn: &mut rusqlite::Connection, stage: &mut Stage) {
+    if let Err(error) = stage.commit(conn) {
+        // They stay in the stage (and its file) for the next try.
+        tracing::error!(%error, "moving checks' audit entries into the trail failed");
     }
 }
 
@@ -252,37 +302,38 @@ fn stage_group(stage: &mut Stage, jobs: &mut [Job]) -> Result<bool, ()> {
     }
 }
 
-fn move_staged(conn: &mut rusqlite::Connection, stage: &mut Option<Stage>, all: bool) {
-    let Some(stage) = stage else { return };
-    let moved = if all {
-        stage.move_all(conn)
-    } else {
-        stage.move_into(conn, MOVE_STEP)
-    };
-    if let Err(error) = moved {
-        // They stay in the stage (and its file) for the next try.
-        tracing::error!(%error, "moving checks' audit entries into the trail failed");
-    }
-}
-
 fn commit_group(conn: &mut rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::Result<Vec<Hits>> {
-    // IMMEDIATE: the write lock is taken before the chain's end is read, so no other writer
-    // (the service's own, or another process) appends in between.
     let appends = jobs
         .iter()
         .any(|job| !job.events.is_empty() || !job.hits.is_empty());
-    let tx = conn.transaction_with_behavior(if appends {
-        rusqlite::TransactionBehavior::Immediate
+    if appends {
+        // IMMEDIATE: the write lock is taken before the chain's end is read, so no other
+        // writer (the service's own, or another process) appends in between. No move is open:
+        // the stage was emptied first.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let hits = group_in(&tx, jobs)?;
+        tx.commit()?;
+        Ok(hits)
     } else {
-        rusqlite::TransactionBehavior::Deferred
-    })?;
+        // Reads only: a savepoint nests in the stage's open move, and outside one begins a
+        // read transaction of its own.
+        let reads = conn.savepoint()?;
+        let hits = group_in(&reads, jobs)?;
+        reads.commit()?;
+        Ok(hits)
+    }
+}
+
+/// Appends the group's entries, reads the records its checks found and makes its hits, in the
+/// transaction `tx` is in.
+fn group_in(tx: &rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::Result<Vec<Hits>> {
     let at = Utc::now();
     let at_text = trail_time(at);
     let events: Vec<Unchained> = jobs
         .iter_mut()
         .flat_map(|job| std::mem::take(&mut job.events))
         .collect();
-    chain_in(&tx, events.iter().map(|event| (at_text.as_str(), event)))?;
+    chain_in(tx, events.iter().map(|event| (at_text.as_str(), event)))?;
     let mut hits = Vec::with_capacity(jobs.len());
     {
         let mut read = tx.prepare_cached(concat!(
@@ -304,7 +355,7 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::
                     found.push(record.map_err(|e| format!("stored record unreadable: {e}")));
                 }
             }
-            let made = make_hits(&tx, &job.hits, at)?;
+            let made = make_hits(tx, &job.hits, at)?;
             hits.push(
                 found
                     .into_iter()
@@ -316,14 +367,13 @@ fn commit_group(conn: &mut rusqlite::Connection, jobs: &mut [Job]) -> rusqlite::
             );
         }
     }
-    tx.commit()?;
     Ok(hits)
 }
 
 /// Makes each hit of one check, with a notification for each organisation party to it and
 /// their deliveries, in the check's transaction; returns (check, record, hit id) per hit made.
 fn make_hits(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     hits: &[NewHit],
     at: chrono::DateTime<Utc>,
 ) -> rusqlite::Result<Vec<(String, FirearmId, i64)>> {
