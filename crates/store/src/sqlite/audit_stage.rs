@@ -9,7 +9,7 @@
 //! wait, the writer moves them into `audit_log`, chained, 32 at a time between groups of checks
 //! (or while no check waits), into one transaction that stays open across the groups: the
 //! groups' reads run inside it, and it commits once it holds 1,024 entries or has been open
-//! 20 ms. A move thus never holds up the checks for long, the commit is paid once for many
+//! 10 ms; the next move begins 10 ms after, at the earliest. A move thus never holds up the checks for long, the commit is paid once for many
 //! entries, and the writer's page cache stays warm (another connection's commit would empty
 //! it). The transaction also records in `settings` the last line moved. Once all are moved the
 //! writer empties the file. A crash with a move open loses only the move: its entries are still
@@ -20,8 +20,9 @@
 //! left behind (files nobody holds); a line torn by a crash in mid-write was never answered,
 //! and is left out. Whatever reads the trail in this process first has the writer move what
 //! waits, so `GET /audit` shows every check already answered; another process (the command
-//! line's `audit verify`) sees them within about 120 ms. While a move is open, the service's
-//! other writers (a record's change, a sign-in) wait for it, 20 ms at most.
+//! line's `audit verify`) sees them within about 120 ms. While a move is open, other writers (a
+//! record's change, a sign-in, an import) wait for it, 10 ms at most, and the 10 ms between
+//! moves keep the lock free for them.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -44,7 +45,13 @@ const COMMIT_AT: usize = 1024;
 
 /// See [`COMMIT_AT`]; `ARMSTRACE_AUDIT_COMMIT_MS` changes it (for tests that need a move to be
 /// still open).
-const COMMIT_AFTER: Duration = Duration::from_millis(20);
+const COMMIT_AFTER: Duration = Duration::from_millis(10);
+
+/// After a move commits, the next waits at least this long, so that the other writers (a
+/// record's change, an import, in this process or another) find the write lock free: SQLite's
+/// busy handler retries at growing intervals, and a lock that was free only for moments between
+/// two moves could keep one waiting until it gives up.
+const REST_AFTER: Duration = Duration::from_millis(10);
 
 /// How long the first entry waits at most before it is moved; `ARMSTRACE_AUDIT_MOVE_MS`
 /// changes it (for tests that need entries to be still waiting).
@@ -77,6 +84,9 @@ pub(super) struct Stage {
     /// When the open move began.
     move_began: Option<Instant>,
     commit_after: Duration,
+    /// When the last move committed (or was rolled back).
+    moved: Option<Instant>,
+    rest_after: Duration,
 }
 
 /// What the stage files of the database at `db` are called, up to the process's part.
@@ -130,6 +140,8 @@ impl Stage {
             in_move: 0,
             move_began: None,
             commit_after: millis("ARMSTRACE_AUDIT_COMMIT_MS", COMMIT_AFTER),
+            moved: None,
+            rest_after: REST_AFTER,
         })
     }
 
@@ -176,7 +188,28 @@ impl Stage {
 
     /// Whether entries wait that no open move has taken yet, and they are due.
     pub(super) fn movable(&self) -> bool {
-        self.in_move < self.waiting.len() && self.due()
+        self.in_move < self.waiting.len() && self.due() && (self.moving() || self.rested())
+    }
+
+    /// Whether the write lock has been left free long enough since the last move.
+    fn rested(&self) -> bool {
+        self.moved
+            .is_none_or(|moved| moved.elapsed() >= self.rest_after)
+    }
+
+    /// How long until entries waiting and not in a move may move (due, and the last move
+    /// rested); `None` when none waits.
+    pub(super) fn movable_in(&self) -> Option<Duration> {
+        let due = self.due_in()?;
+        let due = if self.waiting.len() >= MOVE_AT {
+            Duration::ZERO
+        } else {
+            due
+        };
+        let rest = self.moved.map_or(Duration::ZERO, |moved| {
+            self.rest_after.saturating_sub(moved.elapsed())
+        });
+        Some(due.max(rest))
     }
 
     /// Whether a move is open.
@@ -246,6 +279,7 @@ impl Stage {
         self.waiting.drain(..self.in_move);
         self.in_move = 0;
         self.move_began = None;
+        self.moved = Some(Instant::now());
         if self.waiting.is_empty() {
             self.since = None;
             // What is moved may stay in the file (its number says so); emptying it only
@@ -263,6 +297,7 @@ impl Stage {
         }
         self.in_move = 0;
         self.move_began = None;
+        self.moved = Some(Instant::now());
     }
 
     /// Moves every waiting entry, committing every [`COMMIT_AT`].
@@ -536,12 +571,23 @@ mod tests {
         assert_eq!(stage.waiting.len(), 40);
 
         // Two slices, one commit: the slices' entries leave the stage, the rest wait.
+        stage.move_after = Duration::ZERO;
+        stage.rest_after = Duration::ZERO;
+        assert!(stage.movable());
+        stage.rest_after = Duration::from_secs(3600);
         stage.slice(&mut conn, SLICE).unwrap();
         stage.slice(&mut conn, 4).unwrap();
         stage.commit(&mut conn).unwrap();
         assert_eq!(trail_length(&db), before + 36);
         assert_eq!(stage.waiting.len(), 4);
         assert!(std::fs::metadata(&stage.path).unwrap().len() > 0);
+        // The next move leaves the write lock to the other writers first, though the rest is
+        // due.
+        assert!(stage.due() && !stage.movable());
+        assert!(stage.movable_in().unwrap() > Duration::from_secs(3000));
+        stage.rest_after = Duration::ZERO;
+        assert!(stage.movable());
+        assert_eq!(stage.movable_in(), Some(Duration::ZERO));
 
         // Moving all empties the stage and its file, and the chain holds every entry once.
         stage.move_all(&mut conn).unwrap();

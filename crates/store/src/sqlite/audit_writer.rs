@@ -181,7 +181,7 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, mut stage: Op
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => Err(()),
             },
-            Some(stage) => match stage.due_in() {
+            Some(stage) => match stage.movable_in() {
                 Some(left) => match queue.recv_timeout(left) {
                     Ok(job) => Ok(job),
                     Err(mpsc::RecvTimeoutError::Timeout) => continue,
