@@ -719,6 +719,62 @@ async fn checks_inserted_by_a_move_not_yet_committed_when_the_service_is_killed_
     );
 }
 
+/// Writes made while checks' entries keep moving into the trail all succeed: in the service,
+/// and from another process.
+async fn writes_succeed_while_checks_entries_keep_moving(env: &[(&str, &str)]) {
+    let installation = Installation::new();
+    // Entries are due to move at once, so that moves follow one another as long as checks come.
+    let mut env = env.to_vec();
+    env.push(("ARMSTRACE_AUDIT_MOVE_MS", "0"));
+    env.push(("ARMSTRACE_RATE_PER_TOKEN", "0"));
+    env.push(("ARMSTRACE_RATE_PER_ADDRESS", "0"));
+    let server = std::sync::Arc::new(TestServer::start_with_env(&installation, &env));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkers: Vec<_> = (0..8)
+        .map(|n| {
+            let (server, stop) = (server.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut made = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, _) = server
+                        .post(
+                            "/api/v1/checks",
+                            json!({ "serial_number": format!("LD{n}X{made}") }),
+                        )
+                        .await;
+                    assert_eq!(status, 200);
+                    made += 1;
+                }
+                made
+            })
+        })
+        .collect();
+    for n in 0..12 {
+        let (status, body) = server
+            .post(
+                "/api/v1/firearms",
+                record("FR", &format!("FR-LOAD-{n}"), &format!("LOAD{n}")),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        if n % 4 == 0 {
+            // Another process writes to the same file.
+            installation.add_org(&format!("Police {n}"), "police", Some("FR"));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut checks = 0;
+    for checker in checkers {
+        checks += checker.await.unwrap();
+    }
+    assert!(checks >= 100, "only {checks} checks ran beside the writes");
+}
+
+#[tokio::test]
+async fn records_and_other_processes_write_while_checks_entries_keep_moving() {
+    writes_succeed_while_checks_entries_keep_moving(&[]).await;
+}
+
 #[tokio::test]
 async fn a_running_service_s_checks_reach_the_trail_without_being_asked() {
     let installation = Installation::new();

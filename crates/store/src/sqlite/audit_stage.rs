@@ -50,7 +50,8 @@ const COMMIT_AFTER: Duration = Duration::from_millis(10);
 /// After a move commits, the next waits at least this long, so that the other writers (a
 /// record's change, an import, in this process or another) find the write lock free: SQLite's
 /// busy handler retries at growing intervals, and a lock that was free only for moments between
-/// two moves could keep one waiting until it gives up.
+/// two moves could keep one waiting until it gives up. `ARMSTRACE_AUDIT_REST_MS` changes it
+/// (for tests).
 const REST_AFTER: Duration = Duration::from_millis(10);
 
 /// How long the first entry waits at most before it is moved; `ARMSTRACE_AUDIT_MOVE_MS`
@@ -141,7 +142,7 @@ impl Stage {
             move_began: None,
             commit_after: millis("ARMSTRACE_AUDIT_COMMIT_MS", COMMIT_AFTER),
             moved: None,
-            rest_after: REST_AFTER,
+            rest_after: millis("ARMSTRACE_AUDIT_REST_MS", REST_AFTER),
         })
     }
 
