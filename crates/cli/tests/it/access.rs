@@ -730,26 +730,34 @@ async fn writes_succeed_while_checks_entries_keep_moving(env: &[(&str, &str)]) {
     env.push(("ARMSTRACE_RATE_PER_ADDRESS", "0"));
     let server = std::sync::Arc::new(TestServer::start_with_env(&installation, &env));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let checkers: Vec<_> = (0..8)
         .map(|n| {
-            let (server, stop) = (server.clone(), stop.clone());
+            let (server, stop, made) = (server.clone(), stop.clone(), made.clone());
             tokio::spawn(async move {
-                let mut made = 0u64;
+                let mut mine = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let (status, _) = server
                         .post(
                             "/api/v1/checks",
-                            json!({ "serial_number": format!("LD{n}X{made}") }),
+                            json!({ "serial_number": format!("LD{n}X{mine}") }),
                         )
                         .await;
                     assert_eq!(status, 200);
-                    made += 1;
+                    mine += 1;
+                    made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                made
             })
         })
         .collect();
+    // Each write waits for a few more checks first, so that writes and checks interleave
+    // whatever the machine's speed.
+    let mut seen = 0;
     for n in 0..12 {
+        while made.load(std::sync::atomic::Ordering::Relaxed) < seen + 8 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        seen = made.load(std::sync::atomic::Ordering::Relaxed);
         let (status, body) = server
             .post(
                 "/api/v1/firearms",
@@ -763,11 +771,9 @@ async fn writes_succeed_while_checks_entries_keep_moving(env: &[(&str, &str)]) {
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut checks = 0;
     for checker in checkers {
-        checks += checker.await.unwrap();
+        checker.await.unwrap();
     }
-    assert!(checks >= 100, "only {checks} checks ran beside the writes");
 }
 
 #[tokio::test]
