@@ -347,7 +347,7 @@ pub(crate) enum Scope {
 /// organisation's; each such part is read in id order through the index, and the parts are
 /// merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Plan<'a> {
+enum Plan<'a> {
     /// One pass, in id order.
     One(Scope),
     /// Each organisation of the country apart.
@@ -358,12 +358,59 @@ pub(crate) enum Plan<'a> {
 
 impl AuditFilter {
     /// How to read the entries this filter keeps.
-    pub(crate) fn plan(&self) -> Plan<'_> {
+    fn plan(&self) -> Plan<'_> {
         match (self.org_id, self.country, &self.username) {
             (Some(org), _, _) => Plan::One(Scope::Org(org)),
             (None, Some(country), _) => Plan::Country(country),
             (None, None, Some(username)) => Plan::User(username),
             (None, None, None) => Plan::One(Scope::Everyone),
+        }
+    }
+
+    /// The scopes to read (see [`Plan`]), given the backend's lookups: the organisations of a
+    /// country, and the organisation of the user of a name.
+    pub(crate) async fn scopes<C, U>(
+        &self,
+        orgs_of: impl FnOnce(CountryCode) -> C,
+        org_of: impl FnOnce(String) -> U,
+    ) -> StoreResult<Vec<Scope>>
+    where
+        C: std::future::Future<Output = StoreResult<Vec<i64>>>,
+        U: std::future::Future<Output = StoreResult<Option<i64>>>,
+    {
+        Ok(match self.plan() {
+            Plan::One(scope) => vec![scope],
+            Plan::Country(country) => orgs_of(country)
+                .await?
+                .into_iter()
+                .map(Scope::Org)
+                .collect(),
+            Plan::User(username) => org_of(username.to_string())
+                .await?
+                .map(Scope::Org)
+                .into_iter()
+                .chain([Scope::NoOrg])
+                .collect(),
+        })
+    }
+}
+
+impl Scope {
+    /// Confines `query`, whose `WHERE` clause is open, to the scope.
+    pub(crate) fn push_to<'args, DB: sqlx::Database>(
+        self,
+        query: &mut sqlx::QueryBuilder<'args, DB>,
+    ) where
+        i64: 'args + sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+    {
+        match self {
+            Scope::Everyone => {}
+            Scope::Org(org_id) => {
+                query.push(" AND org_id = ").push_bind(org_id);
+            }
+            Scope::NoOrg => {
+                query.push(" AND org_id IS NULL");
+            }
         }
     }
 }

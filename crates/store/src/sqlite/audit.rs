@@ -2,12 +2,13 @@
 //! action and its entry commit together or not at all.
 
 use chrono::{DateTime, Utc};
+use futures::TryFutureExt;
 use futures::stream::BoxStream;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use crate::StoreResult;
-use crate::audit::{AuditEntry, AuditEvent, AuditFilter, GENESIS, Plan, Scope, merged};
+use crate::audit::{AuditEntry, AuditEvent, AuditFilter, GENESIS, Scope, merged};
+use crate::{StoreError, StoreResult};
 
 /// Entries per insert: thirteen values a row stay well under SQLite's bound-parameter limit.
 const ROWS_PER_INSERT: usize = 500;
@@ -98,36 +99,29 @@ fn entry_from_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
     })
 }
 
-/// Entries matching `filter` after entry `after`, oldest first (see [`Plan`]).
+/// Entries matching `filter` after entry `after`, oldest first (see `AuditFilter::scopes`).
 pub(super) async fn entries(
     pool: &SqlitePool,
     filter: &AuditFilter,
     after: Option<i64>,
     limit: u32,
 ) -> StoreResult<Vec<AuditEntry>> {
-    let scopes = match filter.plan() {
-        Plan::One(scope) => vec![scope],
-        Plan::Country(country) => sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM organisations WHERE country = ? ORDER BY id",
-        )
-        .bind(country.as_str())
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(Scope::Org)
-        .collect(),
-        Plan::User(username) => {
-            let org: Option<i64> =
+    let scopes = filter
+        .scopes(
+            |country| {
+                sqlx::query_scalar("SELECT id FROM organisations WHERE country = ? ORDER BY id")
+                    .bind(country.as_str().to_string())
+                    .fetch_all(pool)
+                    .map_err(StoreError::from)
+            },
+            |username| {
                 sqlx::query_scalar("SELECT org_id FROM users WHERE username = ?")
                     .bind(username)
                     .fetch_optional(pool)
-                    .await?;
-            org.map(Scope::Org)
-                .into_iter()
-                .chain([Scope::NoOrg])
-                .collect()
-        }
-    };
+                    .map_err(StoreError::from)
+            },
+        )
+        .await?;
     merged(scopes, limit, |scope| {
         page(pool, filter, scope, after, limit)
     })
@@ -145,15 +139,7 @@ async fn page(
     let mut query =
         QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit_log WHERE id > "));
     query.push_bind(after.unwrap_or(0));
-    match scope {
-        Scope::Everyone => {}
-        Scope::Org(org_id) => {
-            query.push(" AND org_id = ").push_bind(org_id);
-        }
-        Scope::NoOrg => {
-            query.push(" AND org_id IS NULL");
-        }
-    }
+    scope.push_to(&mut query);
     if let Some(username) = &filter.username {
         query.push(" AND username = ").push_bind(username.clone());
     }

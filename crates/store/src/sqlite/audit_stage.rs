@@ -9,9 +9,9 @@
 //! wait, the writer moves them into `audit_log`, chained, 32 at a time between groups of checks
 //! (or while no check waits), into one transaction that stays open across the groups: the
 //! groups' reads run inside it, and it commits once it holds 1,024 entries or has been open
-//! 10 ms; the next move begins 10 ms after, at the earliest. A move thus never holds up the checks for long, the commit is paid once for many
-//! entries, and the writer's page cache stays warm (another connection's commit would empty
-//! it). The transaction also records in `settings` the last line moved. Once all are moved the
+//! 10 ms; the next move begins 10 ms after, at the earliest. A move thus never holds up the
+//! checks for long, the commit is paid once for many entries, and the writer's page cache stays
+//! warm (another connection's commit would empty it). The transaction also records in `settings` the last line moved. Once all are moved the
 //! writer empties the file. A crash with a move open loses only the move: its entries are still
 //! in the file.
 //!
@@ -79,15 +79,21 @@ pub(super) struct Stage {
     since: Option<Instant>,
     move_after: Duration,
     line: Vec<u8>,
-    /// How many of the oldest waiting entries the open move has inserted (none: no move is
-    /// open); they leave `waiting` when it commits.
-    in_move: usize,
-    /// When the open move began.
-    move_began: Option<Instant>,
+    /// The move open, if one is.
+    open: Option<OpenMove>,
     commit_after: Duration,
     /// When the last move committed (or was rolled back).
     moved: Option<Instant>,
     rest_after: Duration,
+}
+
+/// A move's transaction, open on the writer's connection.
+#[derive(Debug, Clone, Copy)]
+struct OpenMove {
+    /// How many of the oldest waiting entries it has inserted; they leave `waiting` when it
+    /// commits.
+    taken: usize,
+    began: Instant,
 }
 
 /// What the stage files of the database at `db` are called, up to the process's part.
@@ -138,8 +144,7 @@ impl Stage {
             since: None,
             move_after: millis("ARMSTRACE_AUDIT_MOVE_MS", MOVE_AFTER),
             line: Vec::new(),
-            in_move: 0,
-            move_began: None,
+            open: None,
             commit_after: millis("ARMSTRACE_AUDIT_COMMIT_MS", COMMIT_AFTER),
             moved: None,
             rest_after: millis("ARMSTRACE_AUDIT_REST_MS", REST_AFTER),
@@ -189,13 +194,16 @@ impl Stage {
 
     /// Whether entries wait that no open move has taken yet, and they are due.
     pub(super) fn movable(&self) -> bool {
-        self.in_move < self.waiting.len() && self.due() && (self.moving() || self.rested())
+        self.taken() < self.waiting.len()
+            && self.due()
+            && (self.moving() || self.rest_in() == Duration::ZERO)
     }
 
-    /// Whether the write lock has been left free long enough since the last move.
-    fn rested(&self) -> bool {
-        self.moved
-            .is_none_or(|moved| moved.elapsed() >= self.rest_after)
+    /// How long until the write lock has been left free long enough since the last move.
+    fn rest_in(&self) -> Duration {
+        self.moved.map_or(Duration::ZERO, |moved| {
+            self.rest_after.saturating_sub(moved.elapsed())
+        })
     }
 
     /// How long until entries waiting and not in a move may move (due, and the last move
@@ -207,27 +215,29 @@ impl Stage {
         } else {
             due
         };
-        let rest = self.moved.map_or(Duration::ZERO, |moved| {
-            self.rest_after.saturating_sub(moved.elapsed())
-        });
-        Some(due.max(rest))
+        Some(due.max(self.rest_in()))
     }
 
     /// Whether a move is open.
     pub(super) fn moving(&self) -> bool {
-        self.in_move > 0
+        self.open.is_some()
+    }
+
+    /// How many of the oldest waiting entries the open move has inserted.
+    fn taken(&self) -> usize {
+        self.open.map_or(0, |open| open.taken)
     }
 
     /// How long until the open move should commit.
     pub(super) fn commit_in(&self) -> Duration {
-        self.move_began.map_or(Duration::ZERO, |began| {
-            self.commit_after.saturating_sub(began.elapsed())
+        self.open.map_or(Duration::ZERO, |open| {
+            self.commit_after.saturating_sub(open.began.elapsed())
         })
     }
 
     /// Whether the open move has taken enough, or been open long enough, to commit.
     pub(super) fn commit_due(&self) -> bool {
-        self.moving() && (self.in_move >= COMMIT_AT || self.commit_in() == Duration::ZERO)
+        self.moving() && (self.taken() >= COMMIT_AT || self.commit_in() == Duration::ZERO)
     }
 
     /// Inserts the next `most` waiting entries into the trail, chained, in the open move (one
@@ -238,27 +248,31 @@ impl Stage {
         conn: &mut rusqlite::Connection,
         most: usize,
     ) -> rusqlite::Result<()> {
-        let end = (self.in_move + most).min(self.waiting.len());
+        let taken = self.taken();
+        let end = (taken + most).min(self.waiting.len());
         let Some(&(last, _, _)) = self.waiting.get(end.wrapping_sub(1)) else {
             return Ok(());
         };
-        if end == self.in_move {
+        if end == taken {
             return Ok(());
         }
-        if !self.moving() {
-            conn.execute_batch("BEGIN IMMEDIATE")?;
-            self.move_began = Some(Instant::now());
-        }
+        let began = match self.open {
+            Some(open) => open.began,
+            None => {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                Instant::now()
+            }
+        };
         let inserted = chain_in(
             conn,
             self.waiting
-                .range(self.in_move..end)
+                .range(taken..end)
                 .map(|(_, at, entry)| (at.as_str(), entry)),
         )
         .and_then(|()| set_moved(conn, &self.key, last));
         match inserted {
             Ok(()) => {
-                self.in_move = end;
+                self.open = Some(OpenMove { taken: end, began });
                 Ok(())
             }
             Err(error) => {
@@ -277,9 +291,8 @@ impl Stage {
             self.roll_back(conn);
             return Err(error);
         }
-        self.waiting.drain(..self.in_move);
-        self.in_move = 0;
-        self.move_began = None;
+        self.waiting.drain(..self.taken());
+        self.open = None;
         self.moved = Some(Instant::now());
         if self.waiting.is_empty() {
             self.since = None;
@@ -296,15 +309,14 @@ impl Stage {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        self.in_move = 0;
-        self.move_began = None;
+        self.open = None;
         self.moved = Some(Instant::now());
     }
 
     /// Moves every waiting entry, committing every [`COMMIT_AT`].
     pub(super) fn move_all(&mut self, conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
-        while self.in_move < self.waiting.len() || self.moving() {
-            self.slice(conn, COMMIT_AT.saturating_sub(self.in_move))?;
+        while self.taken() < self.waiting.len() || self.moving() {
+            self.slice(conn, COMMIT_AT.saturating_sub(self.taken()))?;
             self.commit(conn)?;
         }
         Ok(())
@@ -564,7 +576,7 @@ mod tests {
         // A slice is inserted in an open move: no one else sees it yet.
         stage.slice(&mut conn, SLICE).unwrap();
         assert!(stage.moving());
-        assert_eq!(stage.in_move, SLICE);
+        assert_eq!(stage.taken(), SLICE);
         assert_eq!(trail_length(&db), before);
         // Rolled back (as a failed insert or commit does), every entry waits again.
         stage.roll_back(&mut conn);
